@@ -1,0 +1,140 @@
+"""The clinic node's HTTP API (Litestar).
+
+Every route lives under ``/api/v1``; OpenAPI is served at ``/schema/openapi.json``.
+Bad input answers 4xx with ``errors: [{field, message}]`` and stores nothing.
+Every read of a resident's record is written to the audit log before it is sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Litestar, Request, Response, get
+from litestar.config.cors import CORSConfig
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from schemas import RecordInvalid, SchemaError, UnknownRecordType, VersionTooNew
+
+from ._api_records import RecordController
+from ._api_residents import ResidentController
+from ._api_staff import AdminController, CodeController, SessionController, StatusController
+from ._auth import AuthError
+from ._db import Database
+from ._store import NodeStore, NotFound, ReadOnlyRecord
+from ._web_auth import TokenAuthMiddleware
+
+__all__ = ["create_app"]
+
+log = logging.getLogger("rhip.node.api")
+
+
+def _error(status: int, detail: str, errors: list[dict[str, str]] | None = None) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {"status_code": status, "detail": detail}
+    if errors is not None:
+        body["errors"] = errors
+    return Response(body, status_code=status)
+
+
+def _record_invalid(_: Request[Any, Any, Any], exc: RecordInvalid) -> Response[dict[str, Any]]:
+    return _error(422, str(exc), exc.as_json())
+
+
+def _schema_error(_: Request[Any, Any, Any], exc: SchemaError) -> Response[dict[str, Any]]:
+    if isinstance(exc, UnknownRecordType):
+        return _error(422, exc.message, [{"field": "type", "message": exc.message.split(": ", 1)[1]}])
+    if isinstance(exc, VersionTooNew):
+        return _error(422, str(exc), [{"field": "v", "message": str(exc)}])
+    return _error(422, str(exc))
+
+
+def _not_found(_: Request[Any, Any, Any], exc: NotFound) -> Response[dict[str, Any]]:
+    return _error(404, str(exc))
+
+
+def _read_only(_: Request[Any, Any, Any], exc: ReadOnlyRecord) -> Response[dict[str, Any]]:
+    return _error(409, str(exc))
+
+
+def _auth_error(_: Request[Any, Any, Any], exc: AuthError) -> Response[dict[str, Any]]:
+    return _error(401, str(exc))
+
+
+def _validation(_: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+    errors = []
+    if isinstance(exc.extra, list):
+        for item in exc.extra:
+            if isinstance(item, dict):
+                field = str(item.get("key") or item.get("source") or "body")
+                errors.append({"field": field, "message": str(item.get("message", "is invalid"))})
+    if not errors:
+        errors.append({"field": "body", "message": str(exc.detail)})
+    return _error(400, "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors)
+
+
+def _http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    if exc.status_code == 400:  # a body that is not JSON, or not the JSON expected
+        return _error(400, exc.detail, [{"field": "body", "message": exc.detail}])
+    return _error(exc.status_code, exc.detail)
+
+
+def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    # Never log request bodies or parameters: they carry personal data.
+    log.error("internal error on %s %s: %s", request.method, request.scope.get("route_handler"), type(exc).__name__,
+              exc_info=exc)
+    return _error(HTTP_500_INTERNAL_SERVER_ERROR, "internal error; the clinic's administrator can see the log")
+
+
+@get("/healthz", exclude_from_auth=True, sync_to_thread=False, include_in_schema=False)
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def create_app(db: Database, store: NodeStore, *, clinic: str = "", name: str = "", debug: bool = False) -> Litestar:
+    auth = DefineMiddleware(
+        TokenAuthMiddleware,
+        exclude=["^/schema", "^/healthz", "^/api/v1/auth/login"],
+        exclude_from_auth_key="exclude_from_auth",
+    )
+    app = Litestar(
+        route_handlers=[
+            healthz,
+            SessionController,
+            StatusController,
+            ResidentController,
+            RecordController,
+            CodeController,
+            AdminController,
+        ],
+        middleware=[auth],
+        exception_handlers={
+            RecordInvalid: _record_invalid,
+            SchemaError: _schema_error,
+            NotFound: _not_found,
+            ReadOnlyRecord: _read_only,
+            AuthError: _auth_error,
+            ValidationException: _validation,
+            HTTPException: _http,
+            Exception: _internal,
+        },
+        openapi_config=OpenAPIConfig(
+            title="rhip clinic node",
+            version="1",
+            path="/schema",
+            components=Components(
+                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
+            ),
+            security=[{"bearer": []}],
+        ),
+        cors_config=CORSConfig(allow_origins=[]),
+        debug=debug,
+    )
+    app.state.db = db
+    app.state.store = store
+    app.state.clinic = clinic
+    app.state.name = name
+    return app

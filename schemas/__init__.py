@@ -1,0 +1,53 @@
+"""The record model: every record type, its validation, code lists and versions.
+
+Pure: no I/O beyond reading the code lists shipped inside the package, no clock
+reads (callers pass ``today``). Node, hub and sync all validate through here.
+
+Errors::
+
+    SchemaError
+    ├── RecordInvalid      (field-level problems; .errors lists FieldError(field, message))
+    ├── UnknownRecordType
+    └── VersionTooNew      (keep the record; apply after upgrading)
+"""
+
+from __future__ import annotations
+
+from . import _care, _lab_imaging, _medical, _medical_inpatient, _public_health, _resident  # noqa: F401  (registers record types)
+from ._codes import Code, CodeList, code_list, code_list_names
+from ._envelope import RecordEnvelope, Status
+from ._errors import FieldError, RecordInvalid, SchemaError, UnknownRecordType, VersionTooNew
+from ._idnumber import (
+    IdNumberError,
+    check_digit,
+    id_number_birth_date,
+    id_number_sex,
+    parse_id_number,
+)
+from ._registry import Body, Category, Kind, RecordType, record_type, record_types, validate
+
+__all__ = [
+    "Body",
+    "Category",
+    "Code",
+    "CodeList",
+    "FieldError",
+    "IdNumberError",
+    "Kind",
+    "RecordEnvelope",
+    "RecordInvalid",
+    "RecordType",
+    "SchemaError",
+    "Status",
+    "UnknownRecordType",
+    "VersionTooNew",
+    "check_digit",
+    "code_list",
+    "code_list_names",
+    "id_number_birth_date",
+    "id_number_sex",
+    "parse_id_number",
+    "record_type",
+    "record_types",
+    "validate",
+]

@@ -1,0 +1,123 @@
+"""Shared fixtures: real node homes on disk, the real app, staff of every role."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+import schemas
+from node import NodeHome, NodeStore, Role, add_user, create_app, init_home, issue_token
+
+PASSWORD = "correct horse battery"
+_seq = itertools.count(1)
+
+
+def village_code() -> str:
+    return next(c.code for c in schemas.code_list("division").codes if len(c.code) == 12)
+
+
+def id_number(birth: str, sex: str, seq: int | None = None) -> str:
+    """A valid 18-digit number for the demo county (address 511321)."""
+    n = next(_seq) if seq is None else seq
+    order = (n * 2 + (1 if sex == "1" else 0)) % 1000  # odd for men, even for women
+    body = f"511321{birth.replace('-', '')}{order:03d}"
+    return body + schemas.check_digit(body)
+
+
+def resident_data(
+    name: str = "张三", *, birth: str = "1970-05-12", sex: str = "1", **extra: Any
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": name,
+        "sex": sex,
+        "birth_date": birth,
+        "id_number": id_number(birth, sex),
+        "address": {"division_code": village_code()},
+        "phone": f"139{next(_seq):08d}",
+    }
+    data.update(extra)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def encounter_data(when: str = "2026-03-02T09:30:00", icd10: str = "J06.9") -> dict[str, Any]:
+    return {
+        "visit_time": when,
+        "chief_complaint": "发热、咳嗽2天",
+        "vitals": {"temperature_c": 38.4, "pulse": 92, "systolic": 128, "diastolic": 82},
+        "diagnoses": [{"icd10": icd10, "primary": True}],
+        "charges": [{"item": "诊查费", "category": "consultation", "unit_price": "10.00"}],
+    }
+
+
+def prescription_data(when: str = "2026-03-02T09:40:00") -> dict[str, Any]:
+    drug = next(c for c in schemas.code_list("drug").codes if c.extra.get("form") == "tablet")
+    return {
+        "prescribed_at": when,
+        "items": [
+            {
+                "drug": drug.code,
+                "dose": "1",
+                "dose_unit": drug.extra.get("dose_unit", "tab"),
+                "route": "po",
+                "frequency": "tid",
+                "days": 3,
+                "quantity": 9,
+            }
+        ],
+    }
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> NodeHome:
+    return init_home(tmp_path / "clinic", clinic="511321100", name="南隆镇卫生院")
+
+
+@pytest.fixture
+def store(home: NodeHome) -> Iterator[NodeStore]:
+    db = home.database()
+    yield NodeStore(db, node_id=home.node_id, today=lambda: dt.date(2026, 11, 25))
+    db.close()
+
+
+@pytest.fixture(scope="session")
+def password_hash(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """One real Argon2id hash of PASSWORD, made through add_user once per test session."""
+    from node import Database
+
+    db = Database(tmp_path_factory.mktemp("kdf") / "node.db")
+    add_user(db, "someone", "doctor", PASSWORD)
+    value: str = db.writer.execute("SELECT password_hash FROM users").fetchone()[0]
+    db.close()
+    return value
+
+
+@pytest.fixture
+def staff_tokens(store: NodeStore, password_hash: str) -> dict[str, str]:
+    """One account (password PASSWORD) and bearer token per role, named after the role."""
+    tokens = {}
+    with store.db.write() as conn:  # the slow KDF ran once for the session; reuse its hash
+        for role in Role:
+            conn.execute(
+                "INSERT INTO users (name, role, password_hash, created_at) VALUES (?, ?, ?, '2026-01-01')",
+                (role.value, role.value, password_hash),
+            )
+    for role in Role:
+        tokens[role.value] = issue_token(store.db, role.value, kind="bearer")
+    return tokens
+
+
+@pytest.fixture
+def client(store: NodeStore, home: NodeHome) -> Iterator[TestClient[Any]]:
+    app = create_app(store.db, store, clinic=home.clinic, name=home.name)
+    with TestClient(app=app) as c:
+        yield c
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

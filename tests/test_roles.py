@@ -1,0 +1,156 @@
+"""Every cell of the role matrix, through the real app. The expected table is written out here,
+independently of node._access, so a change to the matrix must be made (and reviewed) twice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+import schemas
+from node import NodeStore
+
+from .conftest import auth, encounter_data, prescription_data, resident_data
+
+ROLES = ["clerk", "doctor", "nurse", "pharmacist", "public-health", "admin"]
+
+
+def immunization() -> dict[str, Any]:
+    return {
+        "given_at": "2026-04-01T09:00:00",
+        "vaccine": schemas.code_list("vaccine").codes[0].code,
+        "dose_number": 1,
+        "lot_number": "B202603011",
+    }
+
+
+def mental_followup() -> dict[str, Any]:
+    return {
+        "followup_date": "2026-04-02",
+        "method": schemas.code_list("followup_method").codes[0].code,
+        "risk_level": 0,
+        "adherence": schemas.code_list("adherence").codes[0].code,
+        "classification": schemas.code_list("mental_classification").codes[0].code,
+    }
+
+
+Fixture = dict[str, str]  # ids made before each cell runs
+Call = Callable[[TestClient[Any], dict[str, str], Fixture], Any]
+
+CELLS: dict[str, tuple[Call, dict[str, bool]]] = {
+    "search": (
+        lambda c, h, f: c.get("/api/v1/residents", params={"q": "zs"}, headers=h),
+        {"clerk": True, "doctor": True, "nurse": True, "pharmacist": True, "public-health": True, "admin": False},
+    ),
+    "register": (
+        lambda c, h, f: c.post("/api/v1/residents", json=resident_data(), headers=h),
+        {"clerk": True, "doctor": True, "nurse": False, "pharmacist": False, "public-health": True, "admin": False},
+    ),
+    "read demographics": (
+        lambda c, h, f: c.get(f"/api/v1/residents/{f['resident']}", headers=h),
+        {"clerk": True, "doctor": True, "nurse": True, "pharmacist": True, "public-health": True, "admin": False},
+    ),
+    "update demographics": (
+        lambda c, h, f: c.patch(f"/api/v1/residents/{f['resident']}", json={"phone": "13700001111"}, headers=h),
+        {"clerk": True, "doctor": True, "nurse": True, "pharmacist": False, "public-health": True, "admin": False},
+    ),
+    "read file tree": (
+        lambda c, h, f: c.get(f"/api/v1/residents/{f['resident']}/file-tree", headers=h),
+        {"clerk": True, "doctor": True, "nurse": True, "pharmacist": True, "public-health": True, "admin": False},
+    ),
+    "record encounter": (
+        lambda c, h, f: c.post(f"/api/v1/residents/{f['resident']}/records",
+                               json={"type": "encounter", "data": encounter_data()}, headers=h),
+        {"clerk": False, "doctor": True, "nurse": False, "pharmacist": False, "public-health": False, "admin": False},
+    ),
+    "record visit with prescription": (
+        lambda c, h, f: c.post(f"/api/v1/residents/{f['resident']}/visits",
+                               json={"encounter": encounter_data(), "prescriptions": [prescription_data()]},
+                               headers=h),
+        {"clerk": False, "doctor": True, "nurse": False, "pharmacist": False, "public-health": False, "admin": False},
+    ),
+    "record immunization": (
+        lambda c, h, f: c.post(f"/api/v1/residents/{f['resident']}/records",
+                               json={"type": "immunization", "data": immunization()}, headers=h),
+        {"clerk": False, "doctor": True, "nurse": True, "pharmacist": False, "public-health": True, "admin": False},
+    ),
+    "record mental follow-up": (
+        lambda c, h, f: c.post(f"/api/v1/residents/{f['resident']}/records",
+                               json={"type": "mental_followup", "data": mental_followup()}, headers=h),
+        {"clerk": False, "doctor": True, "nurse": False, "pharmacist": False, "public-health": True, "admin": False},
+    ),
+    "read encounter": (
+        lambda c, h, f: c.get(f"/api/v1/records/{f['encounter']}", headers=h),
+        {"clerk": False, "doctor": True, "nurse": True, "pharmacist": True, "public-health": False, "admin": False},
+    ),
+    "read prescription": (
+        lambda c, h, f: c.get(f"/api/v1/records/{f['prescription']}", headers=h),
+        {"clerk": False, "doctor": True, "nurse": True, "pharmacist": True, "public-health": False, "admin": False},
+    ),
+    "read mental follow-up": (
+        lambda c, h, f: c.get(f"/api/v1/records/{f['mental']}", headers=h),
+        {"clerk": False, "doctor": True, "nurse": True, "pharmacist": False, "public-health": True, "admin": False},
+    ),
+    "correct encounter": (
+        lambda c, h, f: c.post(f"/api/v1/records/{f['encounter']}/corrections",
+                               json={"data": encounter_data(icd10="J20.9"), "reason": "code"}, headers=h),
+        {"clerk": False, "doctor": True, "nurse": False, "pharmacist": False, "public-health": False, "admin": False},
+    ),
+    "list users": (
+        lambda c, h, f: c.get("/api/v1/users", headers=h),
+        {"clerk": False, "doctor": False, "nurse": False, "pharmacist": False, "public-health": False, "admin": True},
+    ),
+    "create user": (
+        lambda c, h, f: c.post("/api/v1/users", json={"user": "newnurse", "role": "nurse", "password": "12345678abc"},
+                               headers=h),
+        {"clerk": False, "doctor": False, "nurse": False, "pharmacist": False, "public-health": False, "admin": True},
+    ),
+    "read audit log": (
+        lambda c, h, f: c.get("/api/v1/audit", headers=h),
+        {"clerk": False, "doctor": False, "nurse": False, "pharmacist": False, "public-health": False, "admin": True},
+    ),
+    "search codes": (
+        lambda c, h, f: c.get("/api/v1/codes/icd10", params={"q": "I10"}, headers=h),
+        {"clerk": True, "doctor": True, "nurse": True, "pharmacist": True, "public-health": True, "admin": True},
+    ),
+}
+
+
+@pytest.fixture
+def made(store: NodeStore) -> Fixture:
+    rid = store.register_resident(resident_data("张三"), user="setup").envelope.id
+    with store.transaction() as w:
+        enc = w.add_record(rid, "encounter", encounter_data(), user="setup")
+        rx = w.add_record(rid, "prescription", {**prescription_data(), "encounter_id": enc.id}, user="setup")
+        mental = w.add_record(rid, "mental_followup", mental_followup(), user="setup")
+    return {"resident": rid, "encounter": enc.id, "prescription": rx.id, "mental": mental.id}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("cell", list(CELLS))
+def test_role_matrix(
+    client: TestClient[Any], staff_tokens: dict[str, str], made: Fixture, store: NodeStore, role: str, cell: str
+) -> None:
+    call, expected = CELLS[cell]
+    before = store.counts()["records"]
+    r = call(client, auth(staff_tokens[role]), made)
+    if expected[role]:
+        assert r.status_code in (200, 201), f"{role} should be able to {cell}: {r.status_code} {r.text}"
+    else:
+        assert r.status_code == 403, f"{role} must not {cell}: got {r.status_code}"
+        assert store.counts()["records"] == before, "a refused request stored something"
+
+
+def test_file_tree_shows_each_role_only_its_types(
+    client: TestClient[Any], staff_tokens: dict[str, str], made: Fixture
+) -> None:
+    def types(role: str) -> set[str]:
+        tree = client.get(f"/api/v1/residents/{made['resident']}/file-tree", headers=auth(staff_tokens[role])).json()
+        return {rec["type"] for c in tree["categories"] for g in c["groups"] for rec in g["records"]}
+
+    assert types("doctor") == {"encounter", "prescription", "mental_followup"}
+    assert types("clerk") == set()
+    assert types("pharmacist") == {"encounter", "prescription"}
+    assert types("public-health") == {"mental_followup"}
