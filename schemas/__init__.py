@@ -13,7 +13,17 @@ Errors::
 
 from __future__ import annotations
 
-from . import _care, _lab_imaging, _medical, _medical_inpatient, _public_health, _resident  # noqa: F401  (registers record types)
+# Importing the record-type modules registers their types.
+from . import (  # noqa: F401
+    _care,
+    _chronic,
+    _lab_imaging,
+    _maternal_child,
+    _medical,
+    _medical_inpatient,
+    _public_health,
+    _resident,
+)
 from ._codes import Code, CodeList, code_list, code_list_names
 from ._envelope import RecordEnvelope, Status
 from ._errors import FieldError, RecordInvalid, SchemaError, UnknownRecordType, VersionTooNew

@@ -6,43 +6,29 @@ is a later record. A referral back (下转) names the referral out it answers.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Self
+from typing import Annotated, Self
 
 from pydantic import Field, model_validator
 
+from ._facts import AsciiCode, Fact, Name, blame, calendar_day, check_order, matching
 from ._idnumber import id_number_birth_date, id_number_sex
-from ._medical_inpatient import AsciiCode, Fact, Name, blame, calendar_day, check_order, matching
 from ._registry import Body, Category, register
-from ._types import CodeOf, DateStr, DateTimeStr, Icd10Code, IdNumber, RecordRef, ShortText
+from ._types import DateStr, DateTimeStr, Icd10Code, IdNumber, RecordRef, ShortText, code_in
 
 __all__ = ["Allergy", "Birth", "Consultation", "Death", "DeathCause", "Immunization", "Referral"]
 
-if TYPE_CHECKING:  # mypy reads a code as the str it is; pydantic gets the validating type
-    AllergenCategoryCode = str
-    AllergySeverityCode = str
-    AllergyStatusCode = str
-    DeathPlaceCode = str
-    DeliveryPlaceCode = str
-    DrugCode = str
-    InjectionSiteCode = str
-    ReferralDirectionCode = str
-    RouteCode = str
-    SexCode = str
-    UrgencyCode = str
-    VaccineCode = str
-else:
-    AllergenCategoryCode = CodeOf("allergen_category")
-    AllergySeverityCode = CodeOf("allergy_severity")
-    AllergyStatusCode = CodeOf("allergy_status")
-    DeathPlaceCode = CodeOf("death_place")
-    DeliveryPlaceCode = CodeOf("delivery_place")
-    DrugCode = CodeOf("drug")
-    InjectionSiteCode = CodeOf("injection_site")
-    ReferralDirectionCode = CodeOf("referral_direction")
-    RouteCode = CodeOf("route")
-    SexCode = CodeOf("sex")
-    UrgencyCode = CodeOf("urgency")
-    VaccineCode = CodeOf("vaccine")
+AllergenCategoryCode = Annotated[str, code_in("allergen_category")]
+AllergySeverityCode = Annotated[str, code_in("allergy_severity")]
+AllergyStatusCode = Annotated[str, code_in("allergy_status")]
+DeathPlaceCode = Annotated[str, code_in("death_place")]
+DeliveryPlaceCode = Annotated[str, code_in("delivery_place")]
+DrugCode = Annotated[str, code_in("drug")]
+InjectionSiteCode = Annotated[str, code_in("injection_site")]
+ReferralDirectionCode = Annotated[str, code_in("referral_direction")]
+RouteCode = Annotated[str, code_in("route")]
+SexCode = Annotated[str, code_in("sex")]
+UrgencyCode = Annotated[str, code_in("urgency")]
+VaccineCode = Annotated[str, code_in("vaccine")]
 
 Text500 = Annotated[str, Field(min_length=1, max_length=500)]
 LongText = Annotated[str, Field(max_length=10_000)]

@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-__all__ = ["IdNumberError", "check_digit", "id_number_birth_date", "id_number_sex", "parse_id_number"]
+__all__ = [
+    "IdNumberError",
+    "check_digit",
+    "id_number_birth_date",
+    "id_number_sex",
+    "parse_id_number",
+]
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
@@ -17,8 +23,42 @@ _CHECK = "10X98765432"
 # the check digit by chance or not at all, and must never identify anyone.
 _PLACEHOLDER_BODIES = frozenset(str(d) * 17 for d in range(10)) | {"12345678901234567"}
 _PROVINCES = frozenset(
-    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 "
-    "61 62 63 64 65 71 81 82".split()
+    [
+        "11",
+        "12",
+        "13",
+        "14",
+        "15",
+        "21",
+        "22",
+        "23",
+        "31",
+        "32",
+        "33",
+        "34",
+        "35",
+        "36",
+        "37",
+        "41",
+        "42",
+        "43",
+        "44",
+        "45",
+        "46",
+        "50",
+        "51",
+        "52",
+        "53",
+        "54",
+        "61",
+        "62",
+        "63",
+        "64",
+        "65",
+        "71",
+        "81",
+        "82",
+    ]
 )
 
 

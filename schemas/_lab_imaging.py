@@ -9,27 +9,21 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING, Annotated, Any, Self
+from typing import Annotated, Any, Self
 
 from pydantic import BeforeValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from ._medical_inpatient import AsciiCode, Fact, Name, blame, check_order, matching
+from ._facts import AsciiCode, Fact, Name, blame, check_order, matching
 from ._registry import Body, Category, register
-from ._types import CodeOf, DateTimeStr, RecordRef, ShortText
+from ._types import DateTimeStr, RecordRef, ShortText, code_in
 
 __all__ = ["ImagingReport", "LabItem", "LabReport"]
 
-if TYPE_CHECKING:  # mypy reads a code as the str it is; pydantic gets the validating type
-    AbnormalFlagCode = str
-    BodyPartCode = str
-    ModalityCode = str
-    SpecimenCode = str
-else:
-    AbnormalFlagCode = CodeOf("abnormal_flag")
-    BodyPartCode = CodeOf("body_part")
-    ModalityCode = CodeOf("modality")
-    SpecimenCode = CodeOf("specimen")
+AbnormalFlagCode = Annotated[str, code_in("abnormal_flag")]
+BodyPartCode = Annotated[str, code_in("body_part")]
+ModalityCode = Annotated[str, code_in("modality")]
+SpecimenCode = Annotated[str, code_in("specimen")]
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 _NUMBER_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)$")

@@ -9,9 +9,17 @@ from pydantic import Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from ._registry import Body, Category, register
-from ._types import CodeOf, DateTimeStr, Icd10Code, RecordRef, ShortText
+from ._types import DateTimeStr, Icd10Code, RecordRef, ShortText, code_in
 
-__all__ = ["Charge", "Diagnosis", "Encounter", "Order", "Prescription", "PrescriptionItem", "Vitals"]
+__all__ = [
+    "Charge",
+    "Diagnosis",
+    "Encounter",
+    "Order",
+    "Prescription",
+    "PrescriptionItem",
+    "Vitals",
+]
 
 Money = Annotated[Decimal, Field(ge=0, le=1_000_000, max_digits=10, decimal_places=2)]
 
@@ -28,7 +36,11 @@ class Vitals(Body):
 
     @model_validator(mode="after")
     def _pressure_order(self) -> Vitals:
-        if self.systolic is not None and self.diastolic is not None and self.diastolic >= self.systolic:
+        if (
+            self.systolic is not None
+            and self.diastolic is not None
+            and self.diastolic >= self.systolic
+        ):
             raise PydanticCustomError(
                 "vitals",
                 "{d} must be lower than systolic {s}",
@@ -44,15 +56,17 @@ class Diagnosis(Body):
 
 
 class Order(Body):
-    kind: CodeOf("order_kind")
+    kind: Annotated[str, code_in("order_kind")]
     item: ShortText
     note: str | None = Field(default=None, max_length=500)
 
 
 class Charge(Body):
     item: ShortText
-    category: CodeOf("charge_category")
-    quantity: Annotated[Decimal, Field(gt=0, le=10_000, max_digits=8, decimal_places=2)] = Decimal(1)
+    category: Annotated[str, code_in("charge_category")]
+    quantity: Annotated[Decimal, Field(gt=0, le=10_000, max_digits=8, decimal_places=2)] = Decimal(
+        1
+    )
     unit_price: Money
     insurance_covered: bool = True
 
@@ -80,11 +94,11 @@ class Encounter(Body):
 
 
 class PrescriptionItem(Body):
-    drug: CodeOf("drug")
+    drug: Annotated[str, code_in("drug")]
     dose: Annotated[Decimal, Field(gt=0, le=100_000, max_digits=10, decimal_places=3)]
-    dose_unit: CodeOf("dose_unit")
-    route: CodeOf("route")
-    frequency: CodeOf("frequency")
+    dose_unit: Annotated[str, code_in("dose_unit")]
+    route: Annotated[str, code_in("route")]
+    frequency: Annotated[str, code_in("frequency")]
     days: int = Field(ge=1, le=180)
     quantity: int = Field(ge=1, le=10_000)
     unit_price: Money | None = None

@@ -17,7 +17,7 @@ from pydantic_core import PydanticCustomError
 from ._codes import code_list
 from ._idnumber import id_number_birth_date, id_number_sex
 from ._registry import Body, Category, Kind, register, today_from
-from ._types import CodeOf, DateStr, DivisionCode, Icd10Code, IdNumber, Phone, RecordRef, ShortText
+from ._types import DateStr, DivisionCode, Icd10Code, IdNumber, Phone, RecordRef, ShortText, code_in
 
 __all__ = ["Address", "BloodType", "EmergencyContact", "FamilyLinks", "OtherId", "Resident"]
 
@@ -57,13 +57,13 @@ class Address(Body):
 
 
 class OtherId(Body):
-    type: CodeOf("id_type")
+    type: Annotated[str, code_in("id_type")]
     number: Annotated[str, Field(min_length=1, max_length=40)]
 
 
 class BloodType(Body):
-    abo: CodeOf("abo")
-    rh: CodeOf("rh") = "unknown"
+    abo: Annotated[str, code_in("abo")]
+    rh: Annotated[str, code_in("rh")] = "unknown"
 
 
 class HistoryItem(Body):
@@ -81,18 +81,18 @@ class HistoryItem(Body):
 
 
 class FamilyHistoryItem(HistoryItem):
-    relation: CodeOf("relation")
+    relation: Annotated[str, code_in("relation")]
 
 
 class EmergencyContact(Body):
     name: ShortText
-    relation: CodeOf("relation")
+    relation: Annotated[str, code_in("relation")]
     phone: Phone
 
 
 class FamilyLinks(Body):
     household_id: str | None = Field(default=None, max_length=40)
-    relation_to_head: CodeOf("relation") | None = None
+    relation_to_head: Annotated[str, code_in("relation")] | None = None
     mother_id: RecordRef | None = None
     father_id: RecordRef | None = None
     spouse_id: RecordRef | None = None
@@ -107,27 +107,31 @@ class FamilyLinks(Body):
     title_zh="个人基本信息",
     title_en="Personal basic information",
     version=2,
-    upgraders={1: lambda b: {("insurance_number" if k == "ncms_number" else k): v for k, v in b.items()}},
+    upgraders={
+        1: lambda b: {("insurance_number" if k == "ncms_number" else k): v for k, v in b.items()}
+    },
 )
 class Resident(Body):
     name: Annotated[str, Field(min_length=1, max_length=50)]
     name_latin: str | None = Field(default=None, max_length=100)
-    sex: CodeOf("sex")
+    sex: Annotated[str, code_in("sex")]
     birth_date: DateStr
     id_number: IdNumber | None = None
-    id_number_missing: CodeOf("id_missing_reason") | None = None
+    id_number_missing: Annotated[str, code_in("id_missing_reason")] | None = None
     other_ids: list[OtherId] = Field(default_factory=list, max_length=5)
     card_number: Annotated[str, Field(pattern=r"^[0-9A-Z]{8,20}$")] | None = None
-    ethnicity: CodeOf("ethnicity") | None = None
+    ethnicity: Annotated[str, code_in("ethnicity")] | None = None
     address: Address | None = None
     phone: Phone | None = None
-    marital_status: CodeOf("marital_status") | None = None
-    occupation: CodeOf("occupation") | None = None
+    marital_status: Annotated[str, code_in("marital_status")] | None = None
+    occupation: Annotated[str, code_in("occupation")] | None = None
     insurance_number: Annotated[str, Field(pattern=r"^[0-9A-Za-z-]{6,30}$")] | None = None
     blood_type: BloodType | None = None
     past_history: list[HistoryItem] = Field(default_factory=list, max_length=50)
     family_history: list[FamilyHistoryItem] = Field(default_factory=list, max_length=50)
-    disabilities: list[CodeOf("disability")] = Field(default_factory=list, max_length=10)
+    disabilities: list[Annotated[str, code_in("disability")]] = Field(
+        default_factory=list, max_length=10
+    )
     emergency_contacts: list[EmergencyContact] = Field(default_factory=list, max_length=5)
     family: FamilyLinks | None = None
 
@@ -137,7 +141,9 @@ class Resident(Body):
         born = dt.date.fromisoformat(self.birth_date)
         if today is not None and born > today:
             raise PydanticCustomError(
-                "birth_date", "{value} is in the future", {"value": self.birth_date, "field": "birth_date"}
+                "birth_date",
+                "{value} is in the future",
+                {"value": self.birth_date, "field": "birth_date"},
             )
         if self.id_number:
             implied = id_number_birth_date(self.id_number)
@@ -145,13 +151,21 @@ class Resident(Body):
                 raise PydanticCustomError(
                     "id_number",
                     "its birth date {implied} does not match birth_date {given}",
-                    {"implied": implied.isoformat(), "given": self.birth_date, "field": "id_number"},
+                    {
+                        "implied": implied.isoformat(),
+                        "given": self.birth_date,
+                        "field": "id_number",
+                    },
                 )
             if self.sex in ("1", "2") and id_number_sex(self.id_number) != self.sex:
                 raise PydanticCustomError(
                     "id_number",
                     "its sequence digit says sex {implied}, but sex is {given}",
-                    {"implied": id_number_sex(self.id_number), "given": self.sex, "field": "id_number"},
+                    {
+                        "implied": id_number_sex(self.id_number),
+                        "given": self.sex,
+                        "field": "id_number",
+                    },
                 )
         elif today is not None and self.id_number_missing is None and not self.other_ids:
             age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))

@@ -17,9 +17,8 @@ from ._codes import code_list
 from ._idnumber import IdNumberError, parse_id_number
 
 __all__ = [
-    "CodeOf",
-    "DateTimeStr",
     "DateStr",
+    "DateTimeStr",
     "DivisionCode",
     "Icd10Code",
     "IdNumber",
@@ -27,6 +26,7 @@ __all__ = [
     "RecordRef",
     "ShortText",
     "Text",
+    "code_in",
 ]
 
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -40,7 +40,9 @@ def _date(value: Any) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     if not isinstance(value, str) or not _DATE_RE.match(value.strip()):
-        raise PydanticCustomError("date", "{value} is not a date (expected YYYY-MM-DD)", {"value": repr(value)})
+        raise PydanticCustomError(
+            "date", "{value} is not a date (expected YYYY-MM-DD)", {"value": repr(value)}
+        )
     text = value.strip()
     try:
         dt.date.fromisoformat(text)
@@ -55,20 +57,26 @@ def _datetime(value: Any) -> str:
     if isinstance(value, dt.datetime):
         return value.isoformat(timespec="seconds")
     if not isinstance(value, str):
-        raise PydanticCustomError("datetime", "{value} is not a date and time", {"value": repr(value)})
+        raise PydanticCustomError(
+            "datetime", "{value} is not a date and time", {"value": repr(value)}
+        )
     text = value.strip()
     try:
         parsed = dt.datetime.fromisoformat(text)
     except ValueError:
         raise PydanticCustomError(
-            "datetime", "{value} is not a date and time (expected YYYY-MM-DDTHH:MM)", {"value": text}
+            "datetime",
+            "{value} is not a date and time (expected YYYY-MM-DDTHH:MM)",
+            {"value": text},
         ) from None
     return parsed.isoformat(timespec="seconds")
 
 
 def _id_number(value: Any) -> str:
     if not isinstance(value, str):
-        raise PydanticCustomError("id_number", "{value} is not an identity number", {"value": repr(value)})
+        raise PydanticCustomError(
+            "id_number", "{value} is not an identity number", {"value": repr(value)}
+        )
     try:
         return parse_id_number(value)
     except IdNumberError as exc:
@@ -81,7 +89,9 @@ def _phone(value: Any) -> str:
     text = value.strip().replace(" ", "")
     if not _PHONE_RE.match(text):
         raise PydanticCustomError(
-            "phone", "{value} is not a mobile (11 digits) or landline (0xx-xxxxxxx) number", {"value": text}
+            "phone",
+            "{value} is not a mobile (11 digits) or landline (0xx-xxxxxxx) number",
+            {"value": text},
         )
     return text
 
@@ -98,7 +108,9 @@ def _code_validator(list_name: str) -> BeforeValidator:
         codes = code_list(list_name)
         if not isinstance(text, str) or text not in codes:
             raise PydanticCustomError(
-                "code", "{value} is not a known {title} code", {"value": repr(value), "title": codes.title}
+                "code",
+                "{value} is not a known {title} code",
+                {"value": repr(value), "title": codes.title},
             )
         return text
 
@@ -120,14 +132,16 @@ def _division(value: Any) -> str:
     text = str(value).strip() if isinstance(value, str | int) else value
     if not isinstance(text, str) or text not in codes:
         raise PydanticCustomError(
-            "code", "{value} is not a GB/T 2260 division code of this region", {"value": repr(value)}
+            "code",
+            "{value} is not a GB/T 2260 division code of this region",
+            {"value": repr(value)},
         )
     return text
 
 
-def CodeOf(list_name: str) -> Any:  # noqa: N802 - reads as a type in annotations
-    """A string that must be a code in the named code list."""
-    return Annotated[str, _code_validator(list_name)]
+def code_in(list_name: str) -> BeforeValidator:
+    """Validator for a string that must be a code of the named list: ``Annotated[str, code_in("sex")]``."""
+    return _code_validator(list_name)
 
 
 DateStr = Annotated[str, BeforeValidator(_date)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import inspect
 import typing
@@ -429,8 +430,6 @@ def errors(name: str, data: dict[str, Any]) -> dict[str, str]:
 
 def with_(base: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
     """A copy of ``base`` with the dotted ``path`` set (or removed when value is ...)."""
-    import copy
-
     data = copy.deepcopy(base)
     *parents, last = path.split(".")
     node: Any = data
