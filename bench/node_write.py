@@ -47,18 +47,33 @@ def main() -> None:
             "department": "全科",
             "doctor": "王医生",
             "chief_complaint": "咳嗽、咽痛3天",
-            "vitals": {"temperature_c": round(36.5 + rng.random() * 2, 1), "pulse": 70 + i % 30,
-                       "systolic": 110 + i % 40, "diastolic": 70 + i % 20},
+            "vitals": {
+                "temperature_c": round(36.5 + rng.random() * 2, 1),
+                "pulse": 70 + i % 30,
+                "systolic": 110 + i % 40,
+                "diastolic": 70 + i % 20,
+            },
             "diagnoses": [{"icd10": icd[i % len(icd)], "primary": True}, {"icd10": icd[(i + 7) % len(icd)]}],
             "orders": [{"kind": "lab", "item": "血常规"}],
-            "charges": [{"item": "诊查费", "category": "consultation", "unit_price": "10.00"},
-                        {"item": "血常规", "category": "lab", "unit_price": "15.00"}],
+            "charges": [
+                {"item": "诊查费", "category": "consultation", "unit_price": "10.00"},
+                {"item": "血常规", "category": "lab", "unit_price": "15.00"},
+            ],
         }
         prescription = {
             "prescribed_at": t,
             "doctor": "王医生",
-            "items": [{"drug": d.code, "dose": "1", "dose_unit": d.extra.get("dose_unit", "tab"), "route": "po",
-                       "frequency": "tid", "days": 3, "quantity": 9}],
+            "items": [
+                {
+                    "drug": d.code,
+                    "dose": "1",
+                    "dose_unit": d.extra.get("dose_unit", "tab"),
+                    "route": "po",
+                    "frequency": "tid",
+                    "days": 3,
+                    "quantity": 9,
+                }
+            ],
         }
         return encounter, prescription
 
@@ -75,8 +90,16 @@ def main() -> None:
     assert outbox == records, "every record has its outbox entry"
     db.close()
     shutil.rmtree(path, ignore_errors=True)
-    print(json.dumps({"visits": VISITS, "visits_per_s": round(VISITS / elapsed), "rss_mb": rss_mb(),
-                      "synchronous": "FULL"}))
+    print(
+        json.dumps(
+            {
+                "visits": VISITS,
+                "visits_per_s": round(VISITS / elapsed),
+                "rss_mb": rss_mb(),
+                "synchronous": "FULL",
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

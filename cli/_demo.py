@@ -14,7 +14,7 @@ from node import Role, add_user, create_app, init_home, issue_token
 
 __all__ = ["DEMO_PASSWORD", "demo"]
 
-DEMO_PASSWORD = "rhip-demo-2026"  # synthetic data only; printed for the trainer
+DEMO_PASSWORD = "rhip-demo-2026"  # noqa: S105 - synthetic demo only; printed for the trainer
 DEMO_STAFF = [
     ("clerk", Role.CLERK, "登记员 李芳"),
     ("doctor", Role.DOCTOR, "王医生"),
@@ -26,11 +26,22 @@ DEMO_STAFF = [
 
 
 @click.command("demo", context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--dir", "base", type=click.Path(file_okay=False, path_type=Path),
-              help="Where to keep the demo node (default: a fresh temporary directory, removed on exit).")
-@click.option("--residents", default=2000, show_default=True, type=click.IntRange(1, 1_000_000),
-              help="Synthetic residents in the township.")
-@click.option("--years", default=3, show_default=True, type=click.IntRange(0, 30), help="Years of care to generate.")
+@click.option(
+    "--dir",
+    "base",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where to keep the demo node (default: a fresh temporary directory, removed on exit).",
+)
+@click.option(
+    "--residents",
+    default=2000,
+    show_default=True,
+    type=click.IntRange(1, 1_000_000),
+    help="Synthetic residents in the township.",
+)
+@click.option(
+    "--years", default=3, show_default=True, type=click.IntRange(0, 30), help="Years of care to generate."
+)
 @click.option("--port", default=8100, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--no-serve", is_flag=True, help="Set everything up and print the logins, but do not serve.")
 def demo(base: Path | None, residents: int, years: int, port: int, no_serve: bool) -> None:
@@ -60,10 +71,14 @@ def demo(base: Path | None, residents: int, years: int, port: int, no_serve: boo
             add_user(db, user, role.value, DEMO_PASSWORD, display_name=display)
         token = issue_token(db, "doctor", kind="bearer", label="demo")
         click.echo("")
-        click.echo(f"clinic node  {home.name}: http://127.0.0.1:{port}/   (API docs: http://127.0.0.1:{port}/schema)")
+        click.echo(
+            f"clinic node  {home.name}: http://127.0.0.1:{port}/   (API docs: http://127.0.0.1:{port}/schema)"
+        )
         click.echo(f"logins       {', '.join(u for u, _, _ in DEMO_STAFF)}  — password: {DEMO_PASSWORD}")
-        click.echo(f"try          curl -H 'Authorization: Bearer {token}' "
-                   f"'http://127.0.0.1:{port}/api/v1/residents?q=zs'")
+        click.echo(
+            f"try          curl -H 'Authorization: Bearer {token}' "
+            f"'http://127.0.0.1:{port}/api/v1/residents?q=zs'"
+        )
         click.echo(f"node home    {home.path}")
         sys.stdout.flush()
         if no_serve:

@@ -58,7 +58,9 @@ def init(home: Path, clinic: str, name: str) -> None:
 @node.command("serve")
 @HOME
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8100, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on.")
+@click.option(
+    "--port", default=8100, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on."
+)
 def serve(home: Path, host: str, port: int) -> None:
     """Run the node's web API (and, later, its pages and sync jobs).
 
@@ -79,15 +81,18 @@ def serve(home: Path, host: str, port: int) -> None:
 @node.command("add-user")
 @HOME
 @click.option("--user", required=True, help="Login name (a-z, 0-9, '.', '_', '-').")
-@click.option("--role", required=True, type=click.Choice([r.value for r in Role]), help="What the account may do.")
+@click.option(
+    "--role", required=True, type=click.Choice([r.value for r in Role]), help="What the account may do."
+)
 @click.option(
     "--password-file",
     type=click.File("r", encoding="utf-8"),
     help="Read the password from this file's first line (- for stdin); asked for when absent.",
 )
 @click.option("--display-name", help="The name shown on pages (e.g. 张医生).")
-def add_user_cmd(home: Path, user: str, role: str, password_file: TextIO | None,
-                 display_name: str | None) -> None:
+def add_user_cmd(
+    home: Path, user: str, role: str, password_file: TextIO | None, display_name: str | None
+) -> None:
     """Create a staff account.
 
     \b

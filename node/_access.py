@@ -169,7 +169,9 @@ def _clinical_types() -> frozenset[str]:
 
 def readable_types(role: Role) -> frozenset[str]:
     cats = _READ_CATEGORIES[role]
-    by_cat = {rt.name for rt in schemas.record_types() if rt.category in cats and rt.kind is schemas.Kind.CLINICAL}
+    by_cat = {
+        rt.name for rt in schemas.record_types() if rt.category in cats and rt.kind is schemas.Kind.CLINICAL
+    }
     return frozenset(by_cat | _READ_EXTRA_TYPES.get(role, frozenset()))
 
 

@@ -31,7 +31,7 @@ def _reason(data: JSONBody[dict[str, Any]]) -> str:
 
 class RecordController(Controller):
     path = "/api/v1"
-    tags = ["records"]
+    tags = ("records",)
 
     @get("/record-types", guards=[require(Permission.READ_CODES)], sync_to_thread=True)
     def record_types(self, request: Req) -> dict[str, Any]:
@@ -62,8 +62,12 @@ class RecordController(Controller):
         ctx = Ctx(request)
         env = ctx.store.record(record_id)
         if env.type not in ctx.readable():
-            ctx.deny("read:record", f"role {ctx.staff.role.value} may not read {env.type} records",
-                     resident_id=env.resident_id, record_id=record_id)
+            ctx.deny(
+                "read:record",
+                f"role {ctx.staff.role.value} may not read {env.type} records",
+                resident_id=env.resident_id,
+                record_id=record_id,
+            )
         ctx.audit("read:record", resident_id=env.resident_id, record_id=record_id)
         out: dict[str, Any] = env.as_dict()
         return out
@@ -73,19 +77,33 @@ class RecordController(Controller):
         ctx = Ctx(request)
         env = ctx.store.record(record_id)
         if env.type not in ctx.readable():
-            ctx.deny("read:versions", f"role {ctx.staff.role.value} may not read {env.type} records",
-                     resident_id=env.resident_id, record_id=record_id)
+            ctx.deny(
+                "read:versions",
+                f"role {ctx.staff.role.value} may not read {env.type} records",
+                resident_id=env.resident_id,
+                record_id=record_id,
+            )
         ctx.audit("read:versions", resident_id=env.resident_id, record_id=record_id)
         return {"fact_id": env.fact_id, "versions": [v.as_dict() for v in ctx.store.versions(env.fact_id)]}
 
     def _check_write(self, ctx: Ctx, record_id: FromPath[str], action: str) -> None:
         env = ctx.store.record(record_id)
         if env.type not in writable_types(ctx.staff.role):
-            ctx.deny(action, f"role {ctx.staff.role.value} may not change {env.type} records",
-                     resident_id=env.resident_id, record_id=record_id)
+            ctx.deny(
+                action,
+                f"role {ctx.staff.role.value} may not change {env.type} records",
+                resident_id=env.resident_id,
+                record_id=record_id,
+            )
 
-    @post("/records/{record_id:str}/corrections", guards=[require(Permission.CORRECT_RECORDS)], sync_to_thread=True)
-    def correct(self, request: Req, record_id: FromPath[str], data: JSONBody[dict[str, Any]]) -> Response[dict[str, Any]]:
+    @post(
+        "/records/{record_id:str}/corrections",
+        guards=[require(Permission.CORRECT_RECORDS)],
+        sync_to_thread=True,
+    )
+    def correct(
+        self, request: Req, record_id: FromPath[str], data: JSONBody[dict[str, Any]]
+    ) -> Response[dict[str, Any]]:
         """A corrected version: ``{"data": {...full corrected record...}, "reason": "..."}``."""
         ctx = Ctx(request)
         self._check_write(ctx, record_id, "correct")
@@ -93,18 +111,32 @@ class RecordController(Controller):
         if not isinstance(body, dict):
             raise RecordInvalid([FieldError("data", "is required (the corrected record as an object)")])
         env = ctx.store.correct(record_id, body, user=ctx.staff.name, reason=_reason(data))
-        ctx.audit("correct", resident_id=env.resident_id, record_id=env.id, detail={"supersedes": record_id},
-                  reason="care")
+        ctx.audit(
+            "correct",
+            resident_id=env.resident_id,
+            record_id=env.id,
+            detail={"supersedes": record_id},
+            reason="care",
+        )
         return Response(env.as_dict(), status_code=201)
 
     @post(
-        "/records/{record_id:str}/entered-in-error", guards=[require(Permission.CORRECT_RECORDS)], sync_to_thread=True
+        "/records/{record_id:str}/entered-in-error",
+        guards=[require(Permission.CORRECT_RECORDS)],
+        sync_to_thread=True,
     )
-    def entered_in_error(self, request: Req, record_id: FromPath[str], data: JSONBody[dict[str, Any]]) -> Response[dict[str, Any]]:
+    def entered_in_error(
+        self, request: Req, record_id: FromPath[str], data: JSONBody[dict[str, Any]]
+    ) -> Response[dict[str, Any]]:
         """Mark a record entered-in-error: ``{"reason": "..."}``. The record stays in its history."""
         ctx = Ctx(request)
         self._check_write(ctx, record_id, "entered-in-error")
         env = ctx.store.mark_entered_in_error(record_id, user=ctx.staff.name, reason=_reason(data))
-        ctx.audit("entered-in-error", resident_id=env.resident_id, record_id=env.id,
-                  detail={"supersedes": record_id}, reason="care")
+        ctx.audit(
+            "entered-in-error",
+            resident_id=env.resident_id,
+            record_id=env.id,
+            detail={"supersedes": record_id},
+            reason="care",
+        )
         return Response(env.as_dict(), status_code=201)

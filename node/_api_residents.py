@@ -27,14 +27,17 @@ def _envelope_json(env: Any) -> dict[str, Any]:
 
 class ResidentController(Controller):
     path = "/api/v1/residents"
-    tags = ["residents"]
+    tags = ("residents",)
 
     @get("/", guards=[require(Permission.SEARCH)], sync_to_thread=True)
     def search(
         self,
         request: Req,
         q: Annotated[
-            str, QueryParameter(description="name (汉字), pinyin, pinyin initials, ID number, card number or phone")
+            str,
+            QueryParameter(
+                description="name (汉字), pinyin, pinyin initials, ID number, card number or phone"
+            ),
         ],
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 20,
     ) -> dict[str, Any]:
@@ -64,12 +67,21 @@ class ResidentController(Controller):
         return resident
 
     @patch("/{resident_id:str}", guards=[require(Permission.UPDATE_DEMOGRAPHICS)], sync_to_thread=True)
-    def update(self, request: Req, resident_id: FromPath[str], data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
+    def update(
+        self, request: Req, resident_id: FromPath[str], data: JSONBody[dict[str, Any]]
+    ) -> dict[str, Any]:
         """Change demographic fields; ``null`` clears a field. History keeps every earlier value."""
         ctx = Ctx(request)
         env = ctx.store.update_resident(resident_id, data, user=ctx.staff.name)
-        ctx.audit("update:demographics", resident_id=resident_id, detail={"fields": list(env.changed or ()) if env else []})
-        return {"changed": list(env.changed or ()) if env else [], "resident": ctx.store.resident(resident_id)}
+        ctx.audit(
+            "update:demographics",
+            resident_id=resident_id,
+            detail={"fields": list(env.changed or ()) if env else []},
+        )
+        return {
+            "changed": list(env.changed or ()) if env else [],
+            "resident": ctx.store.resident(resident_id),
+        }
 
     @get("/{resident_id:str}/history", guards=[require(Permission.READ_DEMOGRAPHICS)], sync_to_thread=True)
     def history(self, request: Req, resident_id: FromPath[str]) -> dict[str, Any]:
@@ -86,7 +98,9 @@ class ResidentController(Controller):
         return {"resident_id": resident_id, "duplicates": ctx.store.duplicate_flags(resident_id)}
 
     @get("/{resident_id:str}/file-tree", guards=[require(Permission.READ_DEMOGRAPHICS)], sync_to_thread=True)
-    def tree(self, request: Req, resident_id: FromPath[str], include_entered_in_error: FromQuery[bool] = False) -> dict[str, Any]:
+    def tree(
+        self, request: Req, resident_id: FromPath[str], include_entered_in_error: FromQuery[bool] = False
+    ) -> dict[str, Any]:
         """The lifelong health file tree, limited to the record types the caller's role may read."""
         ctx = Ctx(request)
         reason = ctx.reason
@@ -95,15 +109,23 @@ class ResidentController(Controller):
         )
         ctx.audit("read:file-tree", resident_id=resident_id, reason=reason)
         for mother_id in tree["mother_records_read"]:
-            ctx.audit("read:prenatal-via-child", resident_id=mother_id, detail={"child": resident_id}, reason=reason)
+            ctx.audit(
+                "read:prenatal-via-child", resident_id=mother_id, detail={"child": resident_id}, reason=reason
+            )
         return tree
 
     @get("/{resident_id:str}/records", guards=[require(Permission.READ_RECORDS)], sync_to_thread=True)
-    def records(self, request: Req, resident_id: FromPath[str], type: FromQuery[str | None] = None) -> dict[str, Any]:
+    def records(
+        self, request: Req, resident_id: FromPath[str], type: FromQuery[str | None] = None
+    ) -> dict[str, Any]:
         ctx = Ctx(request)
         readable = ctx.readable()
         if type is not None and type not in readable:
-            ctx.deny("read:records", f"role {ctx.staff.role.value} may not read {type} records", resident_id=resident_id)
+            ctx.deny(
+                "read:records",
+                f"role {ctx.staff.role.value} may not read {type} records",
+                resident_id=resident_id,
+            )
         ctx.store.resident(resident_id)
         types = [type] if type else sorted(readable)
         envs = ctx.store.records_of(resident_id, types=types)
@@ -111,7 +133,9 @@ class ResidentController(Controller):
         return {"resident_id": resident_id, "records": [_envelope_json(e) for e in envs]}
 
     @post("/{resident_id:str}/records", guards=[require(Permission.WRITE_RECORDS)], sync_to_thread=True)
-    def add_record(self, request: Req, resident_id: FromPath[str], data: JSONBody[dict[str, Any]]) -> Response[dict[str, Any]]:
+    def add_record(
+        self, request: Req, resident_id: FromPath[str], data: JSONBody[dict[str, Any]]
+    ) -> Response[dict[str, Any]]:
         """Record a clinical fact: ``{"type": "...", "data": {...}}``."""
         ctx = Ctx(request)
         type_ = data.get("type")
@@ -131,13 +155,17 @@ class ResidentController(Controller):
         return Response(_envelope_json(env), status_code=201)
 
     @post("/{resident_id:str}/visits", guards=[require(Permission.WRITE_RECORDS)], sync_to_thread=True)
-    def visit(self, request: Req, resident_id: FromPath[str], data: JSONBody[dict[str, Any]]) -> Response[dict[str, Any]]:
+    def visit(
+        self, request: Req, resident_id: FromPath[str], data: JSONBody[dict[str, Any]]
+    ) -> Response[dict[str, Any]]:
         """A whole outpatient visit in one transaction: ``{"encounter": {...}, "prescriptions": [...]}``."""
         ctx = Ctx(request)
         encounter = data.get("encounter")
         prescriptions = data.get("prescriptions", [])
         if not isinstance(encounter, dict):
-            raise RecordInvalid([FieldError("encounter", "is required (the encounter's fields as an object)")])
+            raise RecordInvalid(
+                [FieldError("encounter", "is required (the encounter's fields as an object)")]
+            )
         if not isinstance(prescriptions, list) or not all(isinstance(p, dict) for p in prescriptions):
             raise RecordInvalid([FieldError("prescriptions", "must be a list of prescription objects")])
         allowed_types = writable_types(ctx.staff.role)
@@ -156,14 +184,20 @@ class ResidentController(Controller):
             for i, p in enumerate(prescriptions):
                 try:
                     rx.append(
-                        w.add_record(resident_id, "prescription", {**p, "encounter_id": enc.id}, user=ctx.staff.name)
+                        w.add_record(
+                            resident_id, "prescription", {**p, "encounter_id": enc.id}, user=ctx.staff.name
+                        )
                     )
                 except RecordInvalid as exc:
                     raise RecordInvalid(
-                        [FieldError(f"prescriptions.{i}.{e.field}".rstrip("."), e.message) for e in exc.errors],
+                        [
+                            FieldError(f"prescriptions.{i}.{e.field}".rstrip("."), e.message)
+                            for e in exc.errors
+                        ],
                         record_type="prescription",
                     ) from None
         ctx.audit("write", resident_id=resident_id, record_id=enc.id, detail={"type": "visit"}, reason="care")
         return Response(
-            {"encounter": _envelope_json(enc), "prescriptions": [_envelope_json(r) for r in rx]}, status_code=201
+            {"encounter": _envelope_json(enc), "prescriptions": [_envelope_json(r) for r in rx]},
+            status_code=201,
         )

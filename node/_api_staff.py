@@ -43,10 +43,12 @@ def _str_field(data: dict[str, Any], name: FromPath[str]) -> str:
 
 class SessionController(Controller):
     path = "/api/v1/auth"
-    tags = ["auth"]
+    tags = ("auth",)
 
     @post("/login", exclude_from_auth=True, sync_to_thread=True)
-    def login(self, request: Request[Any, Any, Any], data: JSONBody[dict[str, Any]]) -> Response[dict[str, Any]]:
+    def login(
+        self, request: Request[Any, Any, Any], data: JSONBody[dict[str, Any]]
+    ) -> Response[dict[str, Any]]:
         """Log in with ``{"user", "password"}``; sets the session cookie and returns the session token."""
         db: Database = request.app.state.db
         staff = authenticate(db, _str_field(data, "user"), _str_field(data, "password"))
@@ -64,7 +66,9 @@ class SessionController(Controller):
     @post("/logout", sync_to_thread=True, status_code=200)
     def logout(self, request: Req) -> Response[dict[str, Any]]:
         revoke_token(request.app.state.db, request.auth)
-        return Response({"logged_out": True}, cookies=[Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/")])
+        return Response(
+            {"logged_out": True}, cookies=[Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/")]
+        )
 
     @get("/me", sync_to_thread=False)
     def me(self, request: Req) -> dict[str, Any]:
@@ -79,7 +83,7 @@ class SessionController(Controller):
 
 class StatusController(Controller):
     path = "/api/v1/status"
-    tags = ["node"]
+    tags = ("node",)
 
     @get("/", sync_to_thread=True)
     def status(self, request: Req) -> dict[str, Any]:
@@ -94,7 +98,7 @@ class StatusController(Controller):
 
 class CodeController(Controller):
     path = "/api/v1/codes"
-    tags = ["codes"]
+    tags = ("codes",)
 
     @get("/", guards=[require(Permission.READ_CODES)], sync_to_thread=False)
     def lists(self) -> dict[str, Any]:
@@ -107,18 +111,25 @@ class CodeController(Controller):
 
     @get("/{name:str}", guards=[require(Permission.READ_CODES)], sync_to_thread=False)
     def search(
-        self, name: FromPath[str], q: FromQuery[str] = "", limit: Annotated[int, QueryParameter(ge=1, le=500)] = 20
+        self,
+        name: FromPath[str],
+        q: FromQuery[str] = "",
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 20,
     ) -> dict[str, Any]:
-        """Search a code list by code prefix or by Chinese or English name (``/api/v1/codes/icd10?q=高血压``)."""
+        """Search a code list by code prefix or Chinese or English name: ``/api/v1/codes/icd10?q=高血压``."""
         if name not in schemas.code_list_names():
             raise RecordInvalid([FieldError("name", f"{name!r} is not a code list")])
         codes = schemas.code_list(name)
-        return {"name": name, "title": codes.title, "codes": [c.as_json() for c in codes.search(q, limit=limit)]}
+        return {
+            "name": name,
+            "title": codes.title,
+            "codes": [c.as_json() for c in codes.search(q, limit=limit)],
+        }
 
 
 class AdminController(Controller):
     path = "/api/v1"
-    tags = ["admin"]
+    tags = ("admin",)
 
     @get("/users", guards=[require(Permission.MANAGE_USERS)], sync_to_thread=True)
     def users(self, request: Req) -> dict[str, Any]:
@@ -167,4 +178,6 @@ class AdminController(Controller):
         user: FromQuery[str | None] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=5000)] = 200,
     ) -> dict[str, Any]:
-        return {"entries": audit_entries(request.app.state.db, resident_id=resident_id, user=user, limit=limit)}
+        return {
+            "entries": audit_entries(request.app.state.db, resident_id=resident_id, user=user, limit=limit)
+        }

@@ -65,7 +65,9 @@ class Ctx:
             detail=detail,
         )
 
-    def deny(self, action: str, message: str, *, resident_id: str | None = None, record_id: str | None = None) -> None:
+    def deny(
+        self, action: str, message: str, *, resident_id: str | None = None, record_id: str | None = None
+    ) -> None:
         """Audit a refused attempt, then refuse it."""
         self.audit(f"denied:{action}", resident_id=resident_id, record_id=record_id, reason=self.reason)
         raise PermissionDeniedException(message)

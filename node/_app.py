@@ -84,9 +84,16 @@ def _http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, A
 
 def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     # Never log request bodies or parameters: they carry personal data.
-    log.error("internal error on %s %s: %s", request.method, request.scope.get("route_handler"), type(exc).__name__,
-              exc_info=exc)
-    return _error(HTTP_500_INTERNAL_SERVER_ERROR, "internal error; the clinic's administrator can see the log")
+    log.error(
+        "internal error on %s %s: %s",
+        request.method,
+        request.scope.get("route_handler"),
+        type(exc).__name__,
+        exc_info=exc,
+    )
+    return _error(
+        HTTP_500_INTERNAL_SERVER_ERROR, "internal error; the clinic's administrator can see the log"
+    )
 
 
 @get("/healthz", exclude_from_auth=True, sync_to_thread=False, include_in_schema=False)
@@ -94,7 +101,9 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-def create_app(db: Database, store: NodeStore, *, clinic: str = "", name: str = "", debug: bool = False) -> Litestar:
+def create_app(
+    db: Database, store: NodeStore, *, clinic: str = "", name: str = "", debug: bool = False
+) -> Litestar:
     auth = DefineMiddleware(
         TokenAuthMiddleware,
         exclude=["^/schema", "^/healthz", "^/api/v1/auth/login"],
@@ -125,9 +134,7 @@ def create_app(db: Database, store: NodeStore, *, clinic: str = "", name: str = 
             title="rhip clinic node",
             version="1",
             path="/schema",
-            components=Components(
-                security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}
-            ),
+            components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
             security=[{"bearer": []}],
         ),
         cors_config=CORSConfig(allow_origins=[]),

@@ -115,20 +115,27 @@ def set_active(db: Database, name: str, active: bool) -> None:
 
 
 def list_users(db: Database) -> list[dict[str, object]]:
-    rows = db.reader().execute(
-        "SELECT name, role, display_name, active, created_at FROM users ORDER BY name"
-    ).fetchall()
+    rows = (
+        db.reader()
+        .execute("SELECT name, role, display_name, active, created_at FROM users ORDER BY name")
+        .fetchall()
+    )
     return [
-        {"name": n, "role": r, "display_name": d, "active": bool(a), "created_at": c} for n, r, d, a, c in rows
+        {"name": n, "role": r, "display_name": d, "active": bool(a), "created_at": c}
+        for n, r, d, a, c in rows
     ]
 
 
 def authenticate(db: Database, name: str, password: str) -> Staff:
     """The account if the password is right; the same error whatever was wrong."""
-    row = db.reader().execute(
-        "SELECT name, role, password_hash, display_name, active FROM users WHERE name = ?",
-        (name.strip().lower(),),
-    ).fetchone()
+    row = (
+        db.reader()
+        .execute(
+            "SELECT name, role, password_hash, display_name, active FROM users WHERE name = ?",
+            (name.strip().lower(),),
+        )
+        .fetchone()
+    )
     if row is None:
         _hasher.hash(password)  # spend the same time as a real check: no user enumeration
         raise AuthError("wrong user name or password")
@@ -140,7 +147,9 @@ def authenticate(db: Database, name: str, password: str) -> Staff:
         raise AuthError("this account is deactivated; ask the clinic's administrator")
     if _hasher.check_needs_rehash(row[2]):
         with db.write() as conn:
-            conn.execute("UPDATE users SET password_hash = ? WHERE name = ?", (_hasher.hash(password), row[0]))
+            conn.execute(
+                "UPDATE users SET password_hash = ? WHERE name = ?", (_hasher.hash(password), row[0])
+            )
     return Staff(row[0], Role(row[1]), row[3])
 
 
@@ -164,11 +173,15 @@ def issue_token(db: Database, name: str, *, kind: str, label: str | None = None)
 
 def resolve_token(db: Database, token: str, *, kind: str | None = None) -> Staff:
     """The account a token belongs to, or AuthError if it is unknown, expired or revoked."""
-    row = db.reader().execute(
-        "SELECT t.kind, t.expires_at, t.last_used_at, u.name, u.role, u.display_name, u.active "
-        "FROM tokens t JOIN users u ON u.name = t.user WHERE t.hash = ?",
-        (_digest(token),),
-    ).fetchone()
+    row = (
+        db.reader()
+        .execute(
+            "SELECT t.kind, t.expires_at, t.last_used_at, u.name, u.role, u.display_name, u.active "
+            "FROM tokens t JOIN users u ON u.name = t.user WHERE t.hash = ?",
+            (_digest(token),),
+        )
+        .fetchone()
+    )
     if row is None or (kind is not None and row[0] != kind):
         raise AuthError("unknown or revoked token; log in again")
     tkind, expires, last_used, name, role, display, active = row

@@ -86,7 +86,9 @@ def init_home(path: Path | str, *, clinic: str, name: str) -> NodeHome:
             )
         )
     (keys / "node.pub").write_bytes(
-        private.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        private.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
     )
     config = {
         "node_id": str(uuid6.uuid7()),

@@ -142,7 +142,9 @@ class NodeStore:
         with self.transaction() as w:
             return w.register_resident(data, user=user)
 
-    def update_resident(self, resident_id: str, changes: dict[str, Any], *, user: str) -> RecordEnvelope | None:
+    def update_resident(
+        self, resident_id: str, changes: dict[str, Any], *, user: str
+    ) -> RecordEnvelope | None:
         with self.transaction() as w:
             return w.update_resident(resident_id, changes, user=user)
 
@@ -164,10 +166,14 @@ class NodeStore:
         return self.db.reader()
 
     def resident(self, resident_id: str) -> dict[str, Any]:
-        row = self._read().execute(
-            "SELECT id, data, deceased_on, registered_hlc, updated_hlc FROM residents WHERE id = ?",
-            (resident_id,),
-        ).fetchone()
+        row = (
+            self._read()
+            .execute(
+                "SELECT id, data, deceased_on, registered_hlc, updated_hlc FROM residents WHERE id = ?",
+                (resident_id,),
+            )
+            .fetchone()
+        )
         if row is None:
             raise NotFound(f"no resident {resident_id} on this node")
         return {
@@ -182,11 +188,15 @@ class NodeStore:
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
-        rows = self._read().execute(
-            "SELECT id, name, sex, birth_date, id_number, card_number, phone, division_code, deceased_on "
-            f"FROM residents WHERE id IN ({marks})",
-            ids,
-        ).fetchall()
+        rows = (
+            self._read()
+            .execute(
+                "SELECT id, name, sex, birth_date, id_number, card_number, phone, division_code, deceased_on "
+                f"FROM residents WHERE id IN ({marks})",
+                ids,
+            )
+            .fetchall()
+        )
         by_id = {
             r[0]: {
                 "id": r[0],
@@ -213,17 +223,21 @@ class NodeStore:
         ]
 
     def record(self, record_id: str) -> RecordEnvelope:
-        row = self._read().execute(
-            f"SELECT {_RECORD_COLUMNS} FROM records WHERE id = ?", (record_id,)
-        ).fetchone()
+        row = (
+            self._read()
+            .execute(f"SELECT {_RECORD_COLUMNS} FROM records WHERE id = ?", (record_id,))
+            .fetchone()
+        )
         if row is None:
             raise NotFound(f"no record {record_id} on this node")
         return _envelope(row)
 
     def versions(self, fact_id: str) -> list[RecordEnvelope]:
-        rows = self._read().execute(
-            f"SELECT {_RECORD_COLUMNS} FROM records WHERE fact_id = ? ORDER BY hlc, id", (fact_id,)
-        ).fetchall()
+        rows = (
+            self._read()
+            .execute(f"SELECT {_RECORD_COLUMNS} FROM records WHERE fact_id = ? ORDER BY hlc, id", (fact_id,))
+            .fetchall()
+        )
         return [_envelope(r) for r in rows]
 
     def records_of(
@@ -244,12 +258,16 @@ class NodeStore:
         return [_envelope(r) for r in self._read().execute(sql, args)]
 
     def field_history(self, resident_id: str) -> list[dict[str, Any]]:
-        rows = self._read().execute(
-            "SELECT h.field, h.value, h.hlc, h.author, h.record_id, h.outcome, r.recorded_by "
-            "FROM resident_field_history h JOIN records r ON r.id = h.record_id "
-            "WHERE h.resident_id = ? ORDER BY h.field, h.hlc",
-            (resident_id,),
-        ).fetchall()
+        rows = (
+            self._read()
+            .execute(
+                "SELECT h.field, h.value, h.hlc, h.author, h.record_id, h.outcome, r.recorded_by "
+                "FROM resident_field_history h JOIN records r ON r.id = h.record_id "
+                "WHERE h.resident_id = ? ORDER BY h.field, h.hlc",
+                (resident_id,),
+            )
+            .fetchall()
+        )
         return [
             {
                 "field": f,
@@ -264,11 +282,15 @@ class NodeStore:
         ]
 
     def duplicate_flags(self, resident_id: str) -> list[dict[str, Any]]:
-        rows = self._read().execute(
-            "SELECT other_id, score, reasons, status, flagged_at FROM duplicate_flags "
-            "WHERE resident_id = ? ORDER BY score DESC",
-            (resident_id,),
-        ).fetchall()
+        rows = (
+            self._read()
+            .execute(
+                "SELECT other_id, score, reasons, status, flagged_at FROM duplicate_flags "
+                "WHERE resident_id = ? ORDER BY score DESC",
+                (resident_id,),
+            )
+            .fetchall()
+        )
         return [
             {"other_id": o, "score": s, "reasons": json.loads(r), "status": st, "flagged_at": at}
             for o, s, r, st, at in rows
@@ -373,13 +395,16 @@ class Writer:
         for cand in duplicates:
             for a, b in ((env.id, cand.resident_id), (cand.resident_id, env.id)):
                 self.conn.execute(
-                    "INSERT OR IGNORE INTO duplicate_flags (resident_id, other_id, score, reasons, flagged_at) "
+                    "INSERT OR IGNORE INTO duplicate_flags "
+                    "(resident_id, other_id, score, reasons, flagged_at) "
                     "VALUES (?,?,?,?,?)",
                     (a, b, cand.score, _dumps(list(cand.reasons)), now),
                 )
         return Registration(env, duplicates)
 
-    def update_resident(self, resident_id: str, changes: dict[str, Any], *, user: str) -> RecordEnvelope | None:
+    def update_resident(
+        self, resident_id: str, changes: dict[str, Any], *, user: str
+    ) -> RecordEnvelope | None:
         """Change demographic fields; ``None`` as a value clears a field. Returns None if nothing changed."""
         if not isinstance(changes, dict) or not changes:
             raise RecordInvalid([FieldError("", "give at least one field to change")], record_type="resident")
@@ -426,11 +451,14 @@ class Writer:
             (resident_id, field, _dumps(value) if value is not None else None, env.hlc, env.author, env.id),
         )
         self.conn.execute(
-            "INSERT OR REPLACE INTO resident_fields (resident_id, field, hlc, author, record_id) VALUES (?,?,?,?,?)",
+            "INSERT OR REPLACE INTO resident_fields (resident_id, field, hlc, author, record_id) "
+            "VALUES (?,?,?,?,?)",
             (resident_id, field, env.hlc, env.author, env.id),
         )
 
-    def _write_resident_row(self, resident_id: str, body: dict[str, Any], hlc: int, *, registered: bool) -> None:
+    def _write_resident_row(
+        self, resident_id: str, body: dict[str, Any], hlc: int, *, registered: bool
+    ) -> None:
         address = body.get("address") or {}
         family = body.get("family") or {}
         values = (
@@ -491,7 +519,8 @@ class Writer:
         seen: dict[str, tuple[Any, ...]] = {}
         for where, args in blocks:
             for row in self.conn.execute(
-                f"SELECT id, name, birth_date, sex, phone, division_code FROM residents WHERE {where} LIMIT 500",
+                "SELECT id, name, birth_date, sex, phone, division_code FROM residents "
+                f"WHERE {where} LIMIT 500",
                 args,
             ):
                 seen[row[0]] = row
@@ -576,7 +605,9 @@ class Writer:
     def correct(self, record_id: str, data: dict[str, Any], *, user: str, reason: str) -> RecordEnvelope:
         old = self._current_clinical(record_id)
         if not reason or not reason.strip():
-            raise RecordInvalid([FieldError("reason", "say why the record is corrected")], record_type=old.type)
+            raise RecordInvalid(
+                [FieldError("reason", "say why the record is corrected")], record_type=old.type
+            )
         body = schemas.validate(old.type, data, today=self.store._today())
         env = self._new(
             old.type,
@@ -593,7 +624,9 @@ class Writer:
     def mark_entered_in_error(self, record_id: str, *, user: str, reason: str) -> RecordEnvelope:
         old = self._current_clinical(record_id)
         if not reason or not reason.strip():
-            raise RecordInvalid([FieldError("reason", "say why the record was entered in error")], record_type=old.type)
+            raise RecordInvalid(
+                [FieldError("reason", "say why the record was entered in error")], record_type=old.type
+            )
         env = self._new(
             old.type,
             old.resident_id,

@@ -97,9 +97,7 @@ def prenatal_records(store: NodeStore, resident_id: str, readable: frozenset[str
             ):
                 ids.add(rec.data.get("pregnancy_id") or rec.fact_id)
         out.extend(
-            r
-            for r in maternal
-            if r.type in types and (r.fact_id in ids or r.data.get("pregnancy_id") in ids)
+            r for r in maternal if r.type in types and (r.fact_id in ids or r.data.get("pregnancy_id") in ids)
         )
     return sorted(out, key=lambda e: (e.effective, e.hlc))
 
@@ -147,6 +145,8 @@ def file_tree(
         "categories": categories,
         "mother_records_read": sorted({p.resident_id for p in prenatal}),
         "allergies": [
-            r["data"] for r in groups[Category.PERSONAL].get("allergy", []) if r["data"].get("status") != "resolved"
+            r["data"]
+            for r in groups[Category.PERSONAL].get("allergy", [])
+            if r["data"].get("status") != "resolved"
         ],
     }

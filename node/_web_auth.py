@@ -26,7 +26,9 @@ SESSION_COOKIE = "rhip_session"
 
 
 class TokenAuthMiddleware(AbstractAuthenticationMiddleware):
-    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
         db: Database = connection.app.state.db
         header = connection.headers.get("authorization", "")
         token: str | None = None
@@ -47,7 +49,9 @@ class TokenAuthMiddleware(AbstractAuthenticationMiddleware):
         return AuthenticationResult(user=staff, auth=token)
 
 
-def require(*permissions: Permission) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
+def require(
+    *permissions: Permission,
+) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
     """A guard letting through only roles granted every one of ``permissions``."""
 
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
@@ -66,6 +70,8 @@ def require(*permissions: Permission) -> Callable[[ASGIConnection[Any, Any, Any,
                 record_id=params.get("record_id"),
                 detail={"method": connection.scope.get("method", ""), "route": connection.scope["path"]},
             )
-            raise PermissionDeniedException(f"role {staff.role.value} may not {', '.join(m.value for m in missing)}")
+            raise PermissionDeniedException(
+                f"role {staff.role.value} may not {', '.join(m.value for m in missing)}"
+            )
 
     return guard

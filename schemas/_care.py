@@ -32,9 +32,7 @@ VaccineCode = Annotated[str, code_in("vaccine")]
 
 Text500 = Annotated[str, Field(min_length=1, max_length=500)]
 LongText = Annotated[str, Field(max_length=10_000)]
-LotNumber = Annotated[
-    str, matching(r"[0-9A-Za-z-]{1,30}", "a lot number (up to 30 letters, digits or -)")
-]
+LotNumber = Annotated[str, matching(r"[0-9A-Za-z-]{1,30}", "a lot number (up to 30 letters, digits or -)")]
 BirthCertificateNumber = Annotated[
     str, matching(r"[0-9A-Z]{6,20}", "a birth certificate number (6-20 capital letters or digits)")
 ]
@@ -97,9 +95,7 @@ class Immunization(Fact):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if self.next_due_on is not None and calendar_day(self.next_due_on) <= calendar_day(
-            self.given_at
-        ):
+        if self.next_due_on is not None and calendar_day(self.next_due_on) <= calendar_day(self.given_at):
             raise blame(
                 "next_due_on",
                 "{due} is not after given_at {given}",
@@ -136,9 +132,7 @@ class Referral(Fact):
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.to_clinic == self.from_clinic:
-            raise blame(
-                "to_clinic", "{clinic} is the referring clinic itself", clinic=self.to_clinic
-            )
+            raise blame("to_clinic", "{clinic} is the referring clinic itself", clinic=self.to_clinic)
         if self.direction == "back":
             if self.referral_id is None:
                 raise blame("referral_id", "is required for a referral back: name the referral out")
@@ -224,8 +218,7 @@ class Birth(Fact):
             if not MotherAge[0] <= age <= MotherAge[1]:
                 raise blame(
                     "mother_id_number",
-                    "says the mother was born {born}, which makes her {age} at this birth; "
-                    "check the number",
+                    "says the mother was born {born}, which makes her {age} at this birth; check the number",
                     born=born.isoformat(),
                     age=age,
                 )

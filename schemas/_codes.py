@@ -56,9 +56,7 @@ class CodeList:
         qu, ql = q.upper(), q.lower()
         by_code = [c for c in self.codes if c.code.upper().startswith(qu)]
         seen = {c.code for c in by_code}
-        by_name = [
-            c for c in self.codes if c.code not in seen and (q in c.zh or ql in c.en.lower())
-        ]
+        by_name = [c for c in self.codes if c.code not in seen and (q in c.zh or ql in c.en.lower())]
         return (by_code + by_name)[:limit]
 
 

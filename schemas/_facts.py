@@ -103,9 +103,7 @@ def matching(regex: str, what: str) -> BeforeValidator:
 
 
 # A code issued by someone else (clinic, lab panel, operation, lot): short, printable ASCII.
-AsciiCode = Annotated[
-    str, matching(r"[0-9A-Za-z._/-]{1,20}", "a code (up to 20 letters, digits or . _ / -)")
-]
+AsciiCode = Annotated[str, matching(r"[0-9A-Za-z._/-]{1,20}", "a code (up to 20 letters, digits or . _ / -)")]
 Name = Annotated[str, Field(min_length=1, max_length=50)]
 Note = Annotated[str, Field(max_length=2000)]
 LongText = Annotated[str, Field(max_length=10_000)]

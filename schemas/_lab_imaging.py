@@ -34,9 +34,7 @@ def _lab_value(value: Any) -> float | str:
     """A result is a finite number or a short text ("阴性", "<0.5", "1:320")."""
     if isinstance(value, int | float) and not isinstance(value, bool):
         if not math.isfinite(value):
-            raise PydanticCustomError(
-                "lab_value", "{value} is not a finite number", {"value": value}
-            )
+            raise PydanticCustomError("lab_value", "{value} is not a finite number", {"value": value})
         return float(value)
     if isinstance(value, str) and 0 < len(value.strip()) <= _VALUE_MAX:
         return value.strip()
@@ -131,9 +129,7 @@ class LabReport(Fact):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        check_order(
-            "collected_at", self.collected_at, "reported_at", self.reported_at, blame_earlier=True
-        )
+        check_order("collected_at", self.collected_at, "reported_at", self.reported_at, blame_earlier=True)
         return self
 
 
@@ -198,7 +194,5 @@ class ImagingReport(Fact):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        check_order(
-            "examined_at", self.examined_at, "reported_at", self.reported_at, blame_earlier=True
-        )
+        check_order("examined_at", self.examined_at, "reported_at", self.reported_at, blame_earlier=True)
         return self

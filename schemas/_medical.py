@@ -36,11 +36,7 @@ class Vitals(Body):
 
     @model_validator(mode="after")
     def _pressure_order(self) -> Vitals:
-        if (
-            self.systolic is not None
-            and self.diastolic is not None
-            and self.diastolic >= self.systolic
-        ):
+        if self.systolic is not None and self.diastolic is not None and self.diastolic >= self.systolic:
             raise PydanticCustomError(
                 "vitals",
                 "{d} must be lower than systolic {s}",
@@ -64,9 +60,7 @@ class Order(Body):
 class Charge(Body):
     item: ShortText
     category: Annotated[str, code_in("charge_category")]
-    quantity: Annotated[Decimal, Field(gt=0, le=10_000, max_digits=8, decimal_places=2)] = Decimal(
-        1
-    )
+    quantity: Annotated[Decimal, Field(gt=0, le=10_000, max_digits=8, decimal_places=2)] = Decimal(1)
     unit_price: Money
     insurance_covered: bool = True
 

@@ -156,9 +156,7 @@ def errors_from_pydantic(exc: ValidationError) -> list[FieldError]:
             message = _PYDANTIC_MESSAGES[kind]
             if kind not in ("missing", "extra_forbidden") and "input" in err:
                 message = f"{_short(err['input'])} {message}"
-        elif (
-            kind in ("string_too_short", "too_short") and err.get("ctx", {}).get("min_length") == 1
-        ):
+        elif kind in ("string_too_short", "too_short") and err.get("ctx", {}).get("min_length") == 1:
             message = "must not be empty"
         else:
             message = err["msg"]
@@ -189,16 +187,12 @@ def validate(
     """
     rt = record_type(name)
     if not isinstance(data, dict):
-        raise RecordInvalid(
-            [FieldError("", f"a {name} record must be a JSON object")], record_type=name
-        )
+        raise RecordInvalid([FieldError("", f"a {name} record must be a JSON object")], record_type=name)
     v = rt.version if version is None else version
     if v > rt.version:
         raise VersionTooNew(name, v, rt.version)
     if v < 1:
-        raise RecordInvalid(
-            [FieldError("v", f"schema version {v} does not exist")], record_type=name
-        )
+        raise RecordInvalid([FieldError("v", f"schema version {v} does not exist")], record_type=name)
     body = dict(data)
     for step in range(v, rt.version):
         body = rt.upgraders[step](body)

@@ -107,9 +107,7 @@ class FamilyLinks(Body):
     title_zh="个人基本信息",
     title_en="Personal basic information",
     version=2,
-    upgraders={
-        1: lambda b: {("insurance_number" if k == "ncms_number" else k): v for k, v in b.items()}
-    },
+    upgraders={1: lambda b: {("insurance_number" if k == "ncms_number" else k): v for k, v in b.items()}},
 )
 class Resident(Body):
     name: Annotated[str, Field(min_length=1, max_length=50)]
@@ -129,9 +127,7 @@ class Resident(Body):
     blood_type: BloodType | None = None
     past_history: list[HistoryItem] = Field(default_factory=list, max_length=50)
     family_history: list[FamilyHistoryItem] = Field(default_factory=list, max_length=50)
-    disabilities: list[Annotated[str, code_in("disability")]] = Field(
-        default_factory=list, max_length=10
-    )
+    disabilities: list[Annotated[str, code_in("disability")]] = Field(default_factory=list, max_length=10)
     emergency_contacts: list[EmergencyContact] = Field(default_factory=list, max_length=5)
     family: FamilyLinks | None = None
 

@@ -57,9 +57,7 @@ def _datetime(value: Any) -> str:
     if isinstance(value, dt.datetime):
         return value.isoformat(timespec="seconds")
     if not isinstance(value, str):
-        raise PydanticCustomError(
-            "datetime", "{value} is not a date and time", {"value": repr(value)}
-        )
+        raise PydanticCustomError("datetime", "{value} is not a date and time", {"value": repr(value)})
     text = value.strip()
     try:
         parsed = dt.datetime.fromisoformat(text)
@@ -74,9 +72,7 @@ def _datetime(value: Any) -> str:
 
 def _id_number(value: Any) -> str:
     if not isinstance(value, str):
-        raise PydanticCustomError(
-            "id_number", "{value} is not an identity number", {"value": repr(value)}
-        )
+        raise PydanticCustomError("id_number", "{value} is not an identity number", {"value": repr(value)})
     try:
         return parse_id_number(value)
     except IdNumberError as exc:

@@ -1,11 +1,91 @@
-"""The sync protocol core (sans-I/O): clocks now; envelopes, signatures and feeds to come.
+"""The sync protocol core, sans-I/O: clocks, canonical encoding, signed hash-chained changesets,
+feed acceptance, signed heads and request signatures, merge rules.
 
-Nothing here reads the clock, draws randomness or touches the network or disk:
-time, ids and keys are passed in.
+Nothing here reads the clock, draws randomness, or touches the network or disk:
+time, ids and keys are passed in. Node and hub drive it; tests drive it byte
+for byte.
+
+Errors::
+
+    SyncError
+    ├── PeerError  (Malformed, BadSignature, ChainBroken, Fork, ClockSkew, ConflictingCopy)
+    └── LocalError
 """
 
 from __future__ import annotations
 
+from ._changeset import (
+    PROTOCOL,
+    TARGET_BODY_BYTES,
+    ZERO_HASH,
+    Changeset,
+    SealedChangeset,
+    open_changeset,
+    pack_changesets,
+    seal,
+)
+from ._errors import BadSignature, ChainBroken, ClockSkew, Fork, LocalError, Malformed, PeerError, SyncError
+from ._feed import (
+    FeedHead,
+    SignedHead,
+    Verdict,
+    check_clock,
+    decide,
+    open_head,
+    seal_head,
+    sign_request,
+    verify_request,
+)
 from ._hlc import COUNTER_BITS, ClockDrift, HybridClock, Stamp
+from ._keys import key_id, private_key_from_pem, public_bytes, sign, verify
+from ._merge import ConflictingCopy, FieldMerge, FieldVersion, clamp_stamp, merge_field, same_fact
+from ._wire import MAX_BODY_BYTES, MAX_FRAME_BYTES, compress, decode, decompress, encode
 
-__all__ = ["COUNTER_BITS", "ClockDrift", "HybridClock", "Stamp"]
+__all__ = [
+    "COUNTER_BITS",
+    "MAX_BODY_BYTES",
+    "MAX_FRAME_BYTES",
+    "PROTOCOL",
+    "TARGET_BODY_BYTES",
+    "ZERO_HASH",
+    "BadSignature",
+    "ChainBroken",
+    "Changeset",
+    "ClockDrift",
+    "ClockSkew",
+    "ConflictingCopy",
+    "FeedHead",
+    "FieldMerge",
+    "FieldVersion",
+    "Fork",
+    "HybridClock",
+    "LocalError",
+    "Malformed",
+    "PeerError",
+    "SealedChangeset",
+    "SignedHead",
+    "Stamp",
+    "SyncError",
+    "Verdict",
+    "check_clock",
+    "clamp_stamp",
+    "compress",
+    "decide",
+    "decode",
+    "decompress",
+    "encode",
+    "key_id",
+    "merge_field",
+    "open_changeset",
+    "open_head",
+    "pack_changesets",
+    "private_key_from_pem",
+    "public_bytes",
+    "same_fact",
+    "seal",
+    "seal_head",
+    "sign",
+    "sign_request",
+    "verify",
+    "verify_request",
+]

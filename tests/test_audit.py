@@ -15,7 +15,9 @@ from .conftest import auth, encounter_data, resident_data
 
 @pytest.fixture
 def resident(store: NodeStore) -> str:
-    rid = store.register_resident(resident_data("林美华", sex="2", birth="1968-09-09"), user="setup").envelope.id
+    rid = store.register_resident(
+        resident_data("林美华", sex="2", birth="1968-09-09"), user="setup"
+    ).envelope.id
     store.add_record(rid, "encounter", encounter_data(), user="setup")
     return rid
 
@@ -49,11 +51,18 @@ def test_refused_reads_are_audited_too(
     r = client.get(f"/api/v1/records/{rec.id}", headers=auth(staff_tokens["public-health"]))
     assert r.status_code == 403
     entry = audit_entries(store.db, resident_id=resident)[0]
-    assert (entry["user"], entry["action"], entry["record_id"]) == ("public-health", "denied:read:record", rec.id)
+    assert (entry["user"], entry["action"], entry["record_id"]) == (
+        "public-health",
+        "denied:read:record",
+        rec.id,
+    )
 
 
 def test_search_is_audited_but_not_logged(
-    client: TestClient[Any], staff_tokens: dict[str, str], store: NodeStore, resident: str,
+    client: TestClient[Any],
+    staff_tokens: dict[str, str],
+    store: NodeStore,
+    resident: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -76,6 +85,7 @@ def test_only_admin_reads_the_log(
 def test_overlong_reason_is_refused(
     client: TestClient[Any], staff_tokens: dict[str, str], resident: str
 ) -> None:
-    r = client.get(f"/api/v1/residents/{resident}", params={"reason": "x" * 500},
-                   headers=auth(staff_tokens["doctor"]))
+    r = client.get(
+        f"/api/v1/residents/{resident}", params={"reason": "x" * 500}, headers=auth(staff_tokens["doctor"])
+    )
     assert r.status_code == 400 and r.json()["errors"][0]["field"] == "reason"

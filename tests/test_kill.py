@@ -1,4 +1,4 @@
-"""A node process SIGKILLed mid-write loses nothing it acknowledged and never splits a record from its outbox entry."""
+"""A node SIGKILLed mid-write loses nothing it acknowledged, and never splits a record from its outbox."""
 
 from __future__ import annotations
 
@@ -43,8 +43,15 @@ def test_sigkill_mid_write_keeps_records_and_outbox_together(home: NodeHome, tmp
     for trial in range(20):
         reg = resident_data(name="周" + "一二三四五六七八九十"[trial % 10])
         proc = subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(home.path), json.dumps(reg),
-             json.dumps(encounter_data()), json.dumps(prescription_data())],
+            [
+                sys.executable,
+                "-c",
+                WRITER,
+                str(home.path),
+                json.dumps(reg),
+                json.dumps(encounter_data()),
+                json.dumps(prescription_data()),
+            ],
             stdout=subprocess.PIPE,
             env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
         )

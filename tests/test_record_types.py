@@ -112,9 +112,7 @@ EXAMPLES: dict[str, Callable[[], dict[str, Any]]] = {
         "admission_condition": "发热咳嗽3天",
         "course_in_hospital": "入院后予抗感染、化痰治疗，体温正常",
         "discharge_condition": "无发热，咳嗽明显减轻",
-        "discharge_diagnoses": [
-            {"icd10": icd("J18.9", "J18"), "primary": True, "outcome": "cured"}
-        ],
+        "discharge_diagnoses": [{"icd10": icd("J18.9", "J18"), "primary": True, "outcome": "cured"}],
         "discharge_medication": [rx_item()],
         "follow_up_advice": "一周后门诊复查血常规",
         "doctor": "李明",
@@ -458,9 +456,7 @@ def test_every_record_type_of_the_data_set_is_registered() -> None:
 @pytest.mark.parametrize("rt", schemas.record_types(), ids=lambda rt: rt.name)
 def test_date_field_exists_and_holds_a_date(rt: schemas.RecordType) -> None:
     assert rt.date_field in rt.model.model_fields
-    names = {
-        getattr(m.func, "__name__", "") for m in _validators(rt.model.model_fields[rt.date_field])
-    }
+    names = {getattr(m.func, "__name__", "") for m in _validators(rt.model.model_fields[rt.date_field])}
     assert names & {"_date", "_datetime"}, f"{rt.name}.{rt.date_field} is not a date or date-time"
 
 
@@ -815,9 +811,7 @@ CASES: list[tuple[str, str, Any, str, str]] = [
     CASES,
     ids=[f"{c[0]}:{c[3]}:{i}" for i, c in enumerate(CASES)],
 )
-def test_cross_field_error_names_the_field(
-    name: str, path: str, value: Any, field: str, words: str
-) -> None:
+def test_cross_field_error_names_the_field(name: str, path: str, value: Any, field: str, words: str) -> None:
     got = errors(name, with_(EXAMPLES[name](), path, value))
     assert field in got, got
     assert words in got[field], got[field]
@@ -841,9 +835,7 @@ def test_referral_back_names_the_referral_out() -> None:
 finite = st.floats(min_value=-1000, max_value=1000, allow_nan=False).map(lambda x: round(x, 2))
 
 
-@given(
-    value=finite, low=finite, span=st.floats(min_value=0, max_value=500).map(lambda x: round(x, 2))
-)
+@given(value=finite, low=finite, span=st.floats(min_value=0, max_value=500).map(lambda x: round(x, 2)))
 @settings(max_examples=200)
 def test_lab_flag_is_derived_and_then_agrees(value: float, low: float, span: float) -> None:
     high = round(low + span, 2)
@@ -896,9 +888,7 @@ def test_self_care_level_follows_total(**scores: int) -> None:
     out = check("elderly_assessment", {"assessed_on": "2025-05-01", **scores})
     total = sum(scores.values())
     assert out["total"] == total
-    assert out["level"] == (
-        "0" if total <= 3 else "1" if total <= 8 else "2" if total <= 18 else "3"
-    )
+    assert out["level"] == ("0" if total <= 3 else "1" if total <= 8 else "2" if total <= 18 else "3")
     assert check("elderly_assessment", out) == out
 
 

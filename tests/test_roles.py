@@ -42,78 +42,214 @@ Call = Callable[[TestClient[Any], dict[str, str], Fixture], Any]
 CELLS: dict[str, tuple[Call, dict[str, bool]]] = {
     "search": (
         lambda c, h, f: c.get("/api/v1/residents", params={"q": "zs"}, headers=h),
-        {"clerk": True, "doctor": True, "nurse": True, "pharmacist": True, "public-health": True, "admin": False},
+        {
+            "clerk": True,
+            "doctor": True,
+            "nurse": True,
+            "pharmacist": True,
+            "public-health": True,
+            "admin": False,
+        },
     ),
     "register": (
         lambda c, h, f: c.post("/api/v1/residents", json=resident_data(), headers=h),
-        {"clerk": True, "doctor": True, "nurse": False, "pharmacist": False, "public-health": True, "admin": False},
+        {
+            "clerk": True,
+            "doctor": True,
+            "nurse": False,
+            "pharmacist": False,
+            "public-health": True,
+            "admin": False,
+        },
     ),
     "read demographics": (
         lambda c, h, f: c.get(f"/api/v1/residents/{f['resident']}", headers=h),
-        {"clerk": True, "doctor": True, "nurse": True, "pharmacist": True, "public-health": True, "admin": False},
+        {
+            "clerk": True,
+            "doctor": True,
+            "nurse": True,
+            "pharmacist": True,
+            "public-health": True,
+            "admin": False,
+        },
     ),
     "update demographics": (
-        lambda c, h, f: c.patch(f"/api/v1/residents/{f['resident']}", json={"phone": "13700001111"}, headers=h),
-        {"clerk": True, "doctor": True, "nurse": True, "pharmacist": False, "public-health": True, "admin": False},
+        lambda c, h, f: c.patch(
+            f"/api/v1/residents/{f['resident']}", json={"phone": "13700001111"}, headers=h
+        ),
+        {
+            "clerk": True,
+            "doctor": True,
+            "nurse": True,
+            "pharmacist": False,
+            "public-health": True,
+            "admin": False,
+        },
     ),
     "read file tree": (
         lambda c, h, f: c.get(f"/api/v1/residents/{f['resident']}/file-tree", headers=h),
-        {"clerk": True, "doctor": True, "nurse": True, "pharmacist": True, "public-health": True, "admin": False},
+        {
+            "clerk": True,
+            "doctor": True,
+            "nurse": True,
+            "pharmacist": True,
+            "public-health": True,
+            "admin": False,
+        },
     ),
     "record encounter": (
-        lambda c, h, f: c.post(f"/api/v1/residents/{f['resident']}/records",
-                               json={"type": "encounter", "data": encounter_data()}, headers=h),
-        {"clerk": False, "doctor": True, "nurse": False, "pharmacist": False, "public-health": False, "admin": False},
+        lambda c, h, f: c.post(
+            f"/api/v1/residents/{f['resident']}/records",
+            json={"type": "encounter", "data": encounter_data()},
+            headers=h,
+        ),
+        {
+            "clerk": False,
+            "doctor": True,
+            "nurse": False,
+            "pharmacist": False,
+            "public-health": False,
+            "admin": False,
+        },
     ),
     "record visit with prescription": (
-        lambda c, h, f: c.post(f"/api/v1/residents/{f['resident']}/visits",
-                               json={"encounter": encounter_data(), "prescriptions": [prescription_data()]},
-                               headers=h),
-        {"clerk": False, "doctor": True, "nurse": False, "pharmacist": False, "public-health": False, "admin": False},
+        lambda c, h, f: c.post(
+            f"/api/v1/residents/{f['resident']}/visits",
+            json={"encounter": encounter_data(), "prescriptions": [prescription_data()]},
+            headers=h,
+        ),
+        {
+            "clerk": False,
+            "doctor": True,
+            "nurse": False,
+            "pharmacist": False,
+            "public-health": False,
+            "admin": False,
+        },
     ),
     "record immunization": (
-        lambda c, h, f: c.post(f"/api/v1/residents/{f['resident']}/records",
-                               json={"type": "immunization", "data": immunization()}, headers=h),
-        {"clerk": False, "doctor": True, "nurse": True, "pharmacist": False, "public-health": True, "admin": False},
+        lambda c, h, f: c.post(
+            f"/api/v1/residents/{f['resident']}/records",
+            json={"type": "immunization", "data": immunization()},
+            headers=h,
+        ),
+        {
+            "clerk": False,
+            "doctor": True,
+            "nurse": True,
+            "pharmacist": False,
+            "public-health": True,
+            "admin": False,
+        },
     ),
     "record mental follow-up": (
-        lambda c, h, f: c.post(f"/api/v1/residents/{f['resident']}/records",
-                               json={"type": "mental_followup", "data": mental_followup()}, headers=h),
-        {"clerk": False, "doctor": True, "nurse": False, "pharmacist": False, "public-health": True, "admin": False},
+        lambda c, h, f: c.post(
+            f"/api/v1/residents/{f['resident']}/records",
+            json={"type": "mental_followup", "data": mental_followup()},
+            headers=h,
+        ),
+        {
+            "clerk": False,
+            "doctor": True,
+            "nurse": False,
+            "pharmacist": False,
+            "public-health": True,
+            "admin": False,
+        },
     ),
     "read encounter": (
         lambda c, h, f: c.get(f"/api/v1/records/{f['encounter']}", headers=h),
-        {"clerk": False, "doctor": True, "nurse": True, "pharmacist": True, "public-health": False, "admin": False},
+        {
+            "clerk": False,
+            "doctor": True,
+            "nurse": True,
+            "pharmacist": True,
+            "public-health": False,
+            "admin": False,
+        },
     ),
     "read prescription": (
         lambda c, h, f: c.get(f"/api/v1/records/{f['prescription']}", headers=h),
-        {"clerk": False, "doctor": True, "nurse": True, "pharmacist": True, "public-health": False, "admin": False},
+        {
+            "clerk": False,
+            "doctor": True,
+            "nurse": True,
+            "pharmacist": True,
+            "public-health": False,
+            "admin": False,
+        },
     ),
     "read mental follow-up": (
         lambda c, h, f: c.get(f"/api/v1/records/{f['mental']}", headers=h),
-        {"clerk": False, "doctor": True, "nurse": True, "pharmacist": False, "public-health": True, "admin": False},
+        {
+            "clerk": False,
+            "doctor": True,
+            "nurse": True,
+            "pharmacist": False,
+            "public-health": True,
+            "admin": False,
+        },
     ),
     "correct encounter": (
-        lambda c, h, f: c.post(f"/api/v1/records/{f['encounter']}/corrections",
-                               json={"data": encounter_data(icd10="J20.9"), "reason": "code"}, headers=h),
-        {"clerk": False, "doctor": True, "nurse": False, "pharmacist": False, "public-health": False, "admin": False},
+        lambda c, h, f: c.post(
+            f"/api/v1/records/{f['encounter']}/corrections",
+            json={"data": encounter_data(icd10="J20.9"), "reason": "code"},
+            headers=h,
+        ),
+        {
+            "clerk": False,
+            "doctor": True,
+            "nurse": False,
+            "pharmacist": False,
+            "public-health": False,
+            "admin": False,
+        },
     ),
     "list users": (
         lambda c, h, f: c.get("/api/v1/users", headers=h),
-        {"clerk": False, "doctor": False, "nurse": False, "pharmacist": False, "public-health": False, "admin": True},
+        {
+            "clerk": False,
+            "doctor": False,
+            "nurse": False,
+            "pharmacist": False,
+            "public-health": False,
+            "admin": True,
+        },
     ),
     "create user": (
-        lambda c, h, f: c.post("/api/v1/users", json={"user": "newnurse", "role": "nurse", "password": "12345678abc"},
-                               headers=h),
-        {"clerk": False, "doctor": False, "nurse": False, "pharmacist": False, "public-health": False, "admin": True},
+        lambda c, h, f: c.post(
+            "/api/v1/users", json={"user": "newnurse", "role": "nurse", "password": "12345678abc"}, headers=h
+        ),
+        {
+            "clerk": False,
+            "doctor": False,
+            "nurse": False,
+            "pharmacist": False,
+            "public-health": False,
+            "admin": True,
+        },
     ),
     "read audit log": (
         lambda c, h, f: c.get("/api/v1/audit", headers=h),
-        {"clerk": False, "doctor": False, "nurse": False, "pharmacist": False, "public-health": False, "admin": True},
+        {
+            "clerk": False,
+            "doctor": False,
+            "nurse": False,
+            "pharmacist": False,
+            "public-health": False,
+            "admin": True,
+        },
     ),
     "search codes": (
         lambda c, h, f: c.get("/api/v1/codes/icd10", params={"q": "I10"}, headers=h),
-        {"clerk": True, "doctor": True, "nurse": True, "pharmacist": True, "public-health": True, "admin": True},
+        {
+            "clerk": True,
+            "doctor": True,
+            "nurse": True,
+            "pharmacist": True,
+            "public-health": True,
+            "admin": True,
+        },
     ),
 }
 
@@ -131,7 +267,12 @@ def made(store: NodeStore) -> Fixture:
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("cell", list(CELLS))
 def test_role_matrix(
-    client: TestClient[Any], staff_tokens: dict[str, str], made: Fixture, store: NodeStore, role: str, cell: str
+    client: TestClient[Any],
+    staff_tokens: dict[str, str],
+    made: Fixture,
+    store: NodeStore,
+    role: str,
+    cell: str,
 ) -> None:
     call, expected = CELLS[cell]
     before = store.counts()["records"]
@@ -147,7 +288,9 @@ def test_file_tree_shows_each_role_only_its_types(
     client: TestClient[Any], staff_tokens: dict[str, str], made: Fixture
 ) -> None:
     def types(role: str) -> set[str]:
-        tree = client.get(f"/api/v1/residents/{made['resident']}/file-tree", headers=auth(staff_tokens[role])).json()
+        tree = client.get(
+            f"/api/v1/residents/{made['resident']}/file-tree", headers=auth(staff_tokens[role])
+        ).json()
         return {rec["type"] for c in tree["categories"] for g in c["groups"] for rec in g["records"]}
 
     assert types("doctor") == {"encounter", "prescription", "mental_followup"}

@@ -231,9 +231,7 @@ def test_prefix_search_uses_the_key_range(conn: sqlite3.Connection) -> None:
 
 def test_import_does_not_load_pypinyin() -> None:
     code = "import sys, node._search; sys.exit('pypinyin' in sys.modules)"
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
-    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
 
 

@@ -22,8 +22,10 @@ def outbox_invariant(path: Any) -> tuple[int, int, int]:
     records = conn.execute("SELECT count(*) FROM records").fetchone()[0]
     outbox = conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
     orphans = conn.execute(
-        "SELECT (SELECT count(*) FROM records r WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.record_id = r.id))"
-        " + (SELECT count(*) FROM outbox o WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.id = o.record_id))"
+        "SELECT (SELECT count(*) FROM records r"
+        "        WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.record_id = r.id))"
+        " + (SELECT count(*) FROM outbox o"
+        "        WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.id = o.record_id))"
     ).fetchone()[0]
     conn.close()
     del node_id
@@ -56,10 +58,12 @@ def test_rejected_write_stores_nothing(store: NodeStore) -> None:
     with pytest.raises(RecordInvalid) as exc:
         store.add_record(rid, "encounter", bad, user="doc")
     assert exc.value.errors[0].field == "vitals.temperature_c"
-    with pytest.raises(RecordInvalid):
-        with store.transaction() as w:  # the first write of a visit succeeds, the second fails
-            w.add_record(rid, "encounter", encounter_data(), user="doc")
-            w.add_record(rid, "prescription", {"prescribed_at": "bad"}, user="doc")
+    with (
+        pytest.raises(RecordInvalid),
+        store.transaction() as w,
+    ):  # first write of the visit succeeds, second fails
+        w.add_record(rid, "encounter", encounter_data(), user="doc")
+        w.add_record(rid, "prescription", {"prescribed_at": "bad"}, user="doc")
     assert store.counts() == before
 
 
@@ -75,11 +79,13 @@ def test_duplicate_identifiers_refused(store: NodeStore) -> None:
 
 def test_likely_duplicate_is_flagged(store: NodeStore) -> None:
     first = store.register_resident(
-        resident_data("李建国", birth="1962-04-07", id_number=None, id_number_missing="not_at_hand"), user="clerk"
+        resident_data("李建国", birth="1962-04-07", id_number=None, id_number_missing="not_at_hand"),
+        user="clerk",
     )
     # Same person typed again with day and month swapped and a different phone.
     second = store.register_resident(
-        resident_data("李建国", birth="1962-07-04", id_number=None, id_number_missing="not_at_hand"), user="clerk"
+        resident_data("李建国", birth="1962-07-04", id_number=None, id_number_missing="not_at_hand"),
+        user="clerk",
     )
     assert [d.resident_id for d in second.duplicates] == [first.envelope.id]
     assert "birth date with day and month swapped" in second.duplicates[0].reasons
@@ -89,7 +95,9 @@ def test_likely_duplicate_is_flagged(store: NodeStore) -> None:
 def test_twins_are_not_flagged(store: NodeStore) -> None:
     phone = "13900001111"
     store.register_resident(resident_data("陈雨轩", birth="2015-06-01", phone=phone), user="clerk")
-    twin = store.register_resident(resident_data("陈雨涵", birth="2015-06-01", phone=phone, sex="2"), user="clerk")
+    twin = store.register_resident(
+        resident_data("陈雨涵", birth="2015-06-01", phone=phone, sex="2"), user="clerk"
+    )
     assert twin.duplicates == []
 
 
@@ -154,8 +162,13 @@ def test_unknown_resident(store: NodeStore) -> None:
 
 def test_death_is_recorded_once(store: NodeStore) -> None:
     rid = store.register_resident(resident_data(birth="1930-01-01"), user="clerk").envelope.id
-    death = {"death_time": "2026-10-01T03:00:00", "place": _codes("death_place")[0],
-             "immediate_cause": "脑梗死", "underlying_cause": "I63.9", "certifier": "王医生"}
+    death = {
+        "death_time": "2026-10-01T03:00:00",
+        "place": _codes("death_place")[0],
+        "immediate_cause": "脑梗死",
+        "underlying_cause": "I63.9",
+        "certifier": "王医生",
+    }
     store.add_record(rid, "death", death, user="doc")
     assert store.resident(rid)["deceased_on"] == "2026-10-01"
     with pytest.raises(RecordInvalid, match="already recorded"):
@@ -176,7 +189,9 @@ def test_migrations_recorded_once(store: NodeStore) -> None:
 
 
 _ops = st.lists(
-    st.sampled_from(["register", "register_bad", "visit", "visit_bad", "correct", "error", "update", "update_bad"]),
+    st.sampled_from(
+        ["register", "register_bad", "visit", "visit_bad", "correct", "error", "update", "update_bad"]
+    ),
     min_size=1,
     max_size=25,
 )

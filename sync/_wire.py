@@ -1,0 +1,98 @@
+"""Canonical msgpack encoding, bounded decoding and bounded decompression.
+
+Rules:
+1. Encoding is canonical: map keys sorted, binary as bin, text as str, ints
+   and floats as msgpack gives them. The same value encodes to the same bytes
+   on every node and version, so a re-built changeset hashes the same.
+2. Signatures and hashes are over the exact bytes received. Nothing is ever
+   re-encoded before verifying.
+3. Decoding is bounded before it starts: a frame over ``MAX_FRAME_BYTES``,
+   or a compressed body that would inflate past it, is refused without
+   allocating the whole of it.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import msgpack
+
+from ._errors import Malformed
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "MAX_FRAME_BYTES",
+    "compress",
+    "decode",
+    "decompress",
+    "encode",
+]
+
+MAX_FRAME_BYTES = 1 << 20  # one decoded frame (a changeset with its signature)
+MAX_BODY_BYTES = 256 << 10  # one compressed HTTP body
+_MAX_ITEMS = 50_000  # elements in any one array or map
+
+
+def _canonical(value: Any) -> Any:
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value):
+            raise TypeError("only text keys can be encoded canonically")
+        return {k: _canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def encode(value: Any) -> bytes:
+    """Canonical msgpack of ``value``: dicts with text keys, lists, str, bytes, int, float, bool, None."""
+    out: bytes = msgpack.packb(_canonical(value), use_bin_type=True)
+    return out
+
+
+def decode(data: bytes) -> Any:
+    """Decode one msgpack value with every size bounded; Malformed if it is not exactly one valid value."""
+    if len(data) > MAX_FRAME_BYTES:
+        raise Malformed(f"frame of {len(data)} bytes exceeds the limit of {MAX_FRAME_BYTES}")
+    unpacker = msgpack.Unpacker(
+        raw=False,
+        strict_map_key=True,
+        max_buffer_size=MAX_FRAME_BYTES,
+        max_str_len=MAX_FRAME_BYTES,
+        max_bin_len=MAX_FRAME_BYTES,
+        max_array_len=_MAX_ITEMS,
+        max_map_len=_MAX_ITEMS,
+        max_ext_len=0,
+    )
+    try:
+        unpacker.feed(data)
+        value = unpacker.unpack()
+    except msgpack.OutOfData:
+        raise Malformed("frame ends before its value does (truncated)") from None
+    except (ValueError, msgpack.ExtraData, msgpack.FormatError, msgpack.StackError, TypeError) as exc:
+        raise Malformed(f"frame is not valid msgpack: {exc}") from None
+    if unpacker.tell() != len(data):
+        raise Malformed("frame has bytes after its value")
+    return value
+
+
+def compress(data: bytes) -> bytes:
+    return zlib.compress(data, 6)
+
+
+def decompress(data: bytes, *, limit: int = MAX_FRAME_BYTES) -> bytes:
+    """Inflate a zlib body, refusing (without inflating it all) one that would exceed ``limit``."""
+    if len(data) > MAX_BODY_BYTES:
+        raise Malformed(f"body of {len(data)} bytes exceeds the limit of {MAX_BODY_BYTES}")
+    inflater = zlib.decompressobj()
+    try:
+        out = inflater.decompress(data, limit)
+    except zlib.error as exc:
+        raise Malformed(f"body is not zlib data: {exc}") from None
+    if inflater.unconsumed_tail:
+        raise Malformed(f"body inflates past the limit of {limit} bytes")
+    if not inflater.eof:
+        raise Malformed("body is truncated (zlib stream does not end)")
+    if inflater.unused_data:
+        raise Malformed("body has bytes after its zlib stream")
+    return out
