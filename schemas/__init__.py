@@ -36,7 +36,11 @@ from ._idnumber import (
 )
 from ._registry import Body, Category, Kind, RecordType, record_type, record_types, validate
 
+# The record-model release: raised whenever any record type gains a version.
+SCHEMA_RELEASE = 1
+
 __all__ = [
+    "SCHEMA_RELEASE",
     "Body",
     "Category",
     "Code",
