@@ -142,6 +142,51 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "CREATE INDEX audit_user ON audit (user, at)",
         ],
     ),
+    (
+        2,
+        "sync: own feed, hub feed as applied, sync state and errors, identity links",
+        [
+            # Every changeset this node sealed, byte for byte, so a re-send is identical.
+            """CREATE TABLE feed (
+                seq INTEGER PRIMARY KEY,
+                hash BLOB NOT NULL,
+                body BLOB NOT NULL,
+                signature BLOB NOT NULL,
+                record_count INTEGER,
+                sealed_at TEXT
+            )""",
+            "CREATE INDEX outbox_shipped ON outbox (shipped_seq)",
+            "CREATE TABLE sync_state (key TEXT PRIMARY KEY, value TEXT)",
+            """CREATE TABLE sync_errors (
+                id INTEGER PRIMARY KEY,
+                at TEXT NOT NULL,
+                kind TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                message TEXT NOT NULL,
+                record_id TEXT
+            )""",
+            "CREATE INDEX sync_errors_kind ON sync_errors (kind, id)",
+            # The hub's feed for this node, as applied: seq and hash of every changeset pulled.
+            "CREATE TABLE pulled_feed (seq INTEGER PRIMARY KEY, hash BLOB)",
+            # Pulled records this node cannot apply yet (unknown type, newer schema …), kept to retry.
+            """CREATE TABLE pulled_held (
+                record_id TEXT PRIMARY KEY,
+                pulled_seq INTEGER NOT NULL,
+                record BLOB NOT NULL,
+                reason TEXT NOT NULL,
+                message TEXT NOT NULL,
+                at TEXT NOT NULL
+            )""",
+            """CREATE TABLE links (
+                resident_id TEXT NOT NULL,
+                master_id TEXT,
+                remote_resident_id TEXT NOT NULL,
+                remote_node TEXT,
+                PRIMARY KEY (resident_id, remote_resident_id)
+            )""",
+            "CREATE INDEX links_remote ON links (remote_resident_id)",
+        ],
+    ),
 ]
 
 

@@ -11,6 +11,10 @@ Rules:
 3. Ids (UUIDv7), HLC stamps and the calendar come from callables given to the
    store, so tests can pin them.
 4. Records written at another clinic (pulled from the hub) are read-only here.
+   They enter through ``Writer.apply_remote`` only, with no outbox entry, once
+   per record id. A pulled demographic value is merged per field
+   (``sync.merge_field``) into the local residents it is linked to, but never
+   overwrites a local change the hub has not acknowledged yet.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ import uuid6
 
 import schemas
 from schemas import FieldError, Kind, RecordEnvelope, RecordInvalid, Status
-from sync import HybridClock, Stamp
+from sync import ClockDrift, FieldVersion, HybridClock, Stamp, clamp_stamp, merge_field, same_fact
 
 from . import _search
 from ._db import Database
@@ -74,6 +78,12 @@ class Registration:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# Pulled demographic stamps count as at most this far ahead of the receiving clock.
+REMOTE_CLOCK_LIMIT_MS = 5 * 60_000
+# Resident fields that name this clinic's own residents and households: never taken from another clinic.
+_CLINIC_LOCAL_FIELDS = frozenset({"family"})
 
 
 def _wall_ms() -> int:
@@ -247,8 +257,12 @@ class NodeStore:
         types: list[str] | None = None,
         current_only: bool = True,
     ) -> list[RecordEnvelope]:
-        sql = f"SELECT {_RECORD_COLUMNS} FROM records WHERE resident_id = ? AND type != 'resident'"
-        args: list[Any] = [resident_id]
+        # A resident's records include those pulled about the residents linked to it at other clinics.
+        sql = (
+            f"SELECT {_RECORD_COLUMNS} FROM records WHERE (resident_id = ? OR resident_id IN "
+            "(SELECT remote_resident_id FROM links WHERE resident_id = ?)) AND type != 'resident'"
+        )
+        args: list[Any] = [resident_id, resident_id]
         if current_only:
             sql += " AND is_current = 1"
         if types is not None:
@@ -641,3 +655,158 @@ class Writer:
         if old.type == "death":
             self.conn.execute("UPDATE residents SET deceased_on = NULL WHERE id = ?", (old.resident_id,))
         return env
+
+    # -- records pulled from the hub -------------------------------------------
+
+    def apply_remote(self, env: RecordEnvelope) -> bool:
+        """Store a record written at another clinic; False if this exact record is already held.
+
+        The record keeps its author (read-only here) and gets no outbox entry. A
+        second copy with the same id and different content raises
+        ``sync.ConflictingCopy``; a type or schema version this software does not
+        know raises ``schemas.SchemaError`` (the caller keeps the record to retry).
+        """
+        row = self.conn.execute(f"SELECT {_RECORD_COLUMNS} FROM records WHERE id = ?", (env.id,)).fetchone()
+        if row is not None:
+            same_fact(_envelope(row).as_dict(), env.as_dict())
+            return False
+        if env.author == self.store.node_id:
+            raise ReadOnlyRecord(
+                f"record {env.id} claims to be written on this node but is not in its database; "
+                "this node may have been restored from an old backup"
+            )
+        schemas.validate(env.type, env.data, version=env.v)
+        try:
+            self.store.clock.observe(Stamp.unpack(env.hlc), self.store._wall_ms())
+        except ClockDrift:
+            pass  # a clock running ahead must not drag ours along; the stamp is clamped when merged
+        self._append(env)
+        superseded_by = self.conn.execute(
+            "SELECT 1 FROM records WHERE supersedes = ? LIMIT 1", (env.id,)
+        ).fetchone()
+        if superseded_by is not None:  # its correction arrived first
+            self.conn.execute("UPDATE records SET is_current = 0 WHERE id = ?", (env.id,))
+        if env.type == "resident":
+            for (local_id,) in self.conn.execute(
+                "SELECT resident_id FROM links WHERE remote_resident_id = ?", (env.resident_id,)
+            ).fetchall():
+                self._merge_remote_demographics(local_id, env)
+        return True
+
+    def apply_link(self, resident_id: str, remote: list[tuple[str, str | None]], *, master_id: str | None) -> int:
+        """Link a local resident to the same person's residents at other clinics; returns links added.
+
+        Demographics already pulled about a newly linked remote resident are merged now.
+        """
+        added = 0
+        for remote_id, remote_node in remote:
+            if remote_id == resident_id:
+                continue
+            exists = self.conn.execute(
+                "SELECT 1 FROM links WHERE resident_id = ? AND remote_resident_id = ?", (resident_id, remote_id)
+            ).fetchone()
+            self.conn.execute(
+                "INSERT INTO links (resident_id, master_id, remote_resident_id, remote_node) VALUES (?,?,?,?) "
+                "ON CONFLICT (resident_id, remote_resident_id) DO UPDATE SET master_id = excluded.master_id, "
+                "remote_node = coalesce(excluded.remote_node, remote_node)",
+                (resident_id, master_id, remote_id, remote_node),
+            )
+            if exists is not None:
+                continue
+            added += 1
+            rows = self.conn.execute(
+                f"SELECT {_RECORD_COLUMNS} FROM records WHERE type = 'resident' AND resident_id = ? "
+                "ORDER BY hlc, id",
+                (remote_id,),
+            ).fetchall()
+            for r in rows:
+                self._merge_remote_demographics(resident_id, _envelope(r))
+        return added
+
+    def _unacknowledged(self, record_id: str) -> bool:
+        """True for a record of this node that the hub has not acknowledged holding."""
+        row = self.conn.execute(
+            "SELECT shipped_seq, (SELECT CAST(value AS INTEGER) FROM sync_state WHERE key = 'hub_seq') "
+            "FROM outbox WHERE record_id = ?",
+            (record_id,),
+        ).fetchone()
+        if row is None:
+            return False
+        shipped, acked = row
+        return shipped is None or shipped > (acked or 0)
+
+    def _merge_remote_demographics(self, local_id: str, env: RecordEnvelope) -> None:
+        """Merge a pulled resident version into a linked local resident, field by field."""
+        row = self.conn.execute("SELECT data FROM residents WHERE id = ?", (local_id,)).fetchone()
+        if row is None:
+            return
+        current = json.loads(row[0])
+        body = schemas.validate("resident", env.data, version=env.v)
+        fields = env.changed if env.changed is not None else tuple(sorted(body))
+        hlc = clamp_stamp(env.hlc, self.store._wall_ms(), REMOTE_CLOCK_LIMIT_MS)
+        merged = dict(current)
+        wins: list[tuple[str, bool]] = []  # (field, the value it replaces was a conflict)
+        losses: list[tuple[str, str]] = []  # (field, outcome)
+        for field in fields:
+            if field in _CLINIC_LOCAL_FIELDS:
+                continue
+            seen = self.conn.execute(
+                "SELECT 1 FROM resident_field_history WHERE resident_id = ? AND field = ? AND record_id = ?",
+                (local_id, field, env.id),
+            ).fetchone()
+            if seen is not None:
+                continue  # merged before (a replay after a new link)
+            value = body.get(field)
+            held = self.conn.execute(
+                "SELECT hlc, author, record_id FROM resident_fields WHERE resident_id = ? AND field = ?",
+                (local_id, field),
+            ).fetchone()
+            mine = FieldVersion(current.get(field), *held) if held else None
+            incoming = FieldVersion(value, hlc, env.author, env.id, based_on=env.supersedes)
+            if mine is not None and self._unacknowledged(mine.record_id):
+                # A local change the hub has not got yet is never overwritten: keep it, log the other.
+                losses.append((field, "conflict" if value != mine.value else "superseded"))
+                continue
+            result = merge_field(mine, incoming)
+            if result.changed:
+                merged[field] = value
+                wins.append((field, result.conflict))
+            elif result.loser is not None:
+                losses.append((field, "conflict" if result.conflict else "superseded"))
+        merged = {k: v for k, v in merged.items() if v is not None}
+        if wins:
+            try:
+                merged = schemas.validate("resident", merged)
+                self._refuse_taken_identifiers(merged, resident_id=local_id)
+            except RecordInvalid:
+                # The merged whole would be invalid (or take another resident's number): keep ours.
+                losses += [(field, "conflict") for field, _ in wins]
+                wins = []
+        for field, outcome in losses:
+            value = body.get(field)
+            self.conn.execute(
+                "INSERT INTO resident_field_history "
+                "(resident_id, field, value, hlc, author, record_id, outcome) VALUES (?,?,?,?,?,?,?)",
+                (local_id, field, _dumps(value) if value is not None else None, env.hlc, env.author, env.id, outcome),
+            )
+        if not wins:
+            return
+        for field, conflict in wins:
+            value = body.get(field)
+            self.conn.execute(
+                "UPDATE resident_field_history SET outcome = ? "
+                "WHERE resident_id = ? AND field = ? AND outcome = 'current'",
+                ("conflict" if conflict else "superseded", local_id, field),
+            )
+            self.conn.execute(
+                "INSERT INTO resident_field_history "
+                "(resident_id, field, value, hlc, author, record_id, outcome) VALUES (?,?,?,?,?,?, 'current')",
+                (local_id, field, _dumps(value) if value is not None else None, env.hlc, env.author, env.id),
+            )
+            self.conn.execute(
+                "INSERT OR REPLACE INTO resident_fields (resident_id, field, hlc, author, record_id) "
+                "VALUES (?,?,?,?,?)",
+                (local_id, field, hlc, env.author, env.id),
+            )
+        self._write_resident_row(local_id, merged, hlc, registered=False)
+        _search.index_resident(self.conn, local_id, merged)

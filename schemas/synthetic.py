@@ -449,8 +449,13 @@ _RX: dict[str, tuple[str, str, str, int, float]] = {
     "budesonide_formoterol_160_inh": ("1", "inh", "bid", 30, 0),
     "aminophylline_100mg_tab": ("0.1", "po", "tid", 7, 1),
     "xiaochaihu_granule": ("1", "po", "tid", 3, 1),
+    # children's preparations; the dose is worked out from the child's weight
+    "paracetamol_oral_susp": ("5", "po", "prn", 3, 0),
+    "ibuprofen_oral_susp": ("5", "po", "prn", 3, 0),
+    "amoxicillin_125mg_granule": ("0.125", "po", "tid", 5, 1),
+    "azithromycin_100mg_granule": ("0.1", "po", "qd", 3, 1),
+    "ambroxol_oral_solution": ("5", "po", "bid", 5, 0),
     "shuanghuanglian_oral_liquid": ("20", "po", "tid", 3, 2),
-    "ofloxacin_eye_drops": ("1", "oph", "qid", 5, 0),
 }
 # Chronic regimens: drug -> (dose as the follow-up form writes it, frequency, dose, units per dose).
 _CHRONIC: dict[str, tuple[str, str, str, float]] = {
@@ -698,6 +703,8 @@ def _check_tables(drugs: dict[str, dict[str, Any]]) -> None:
     used |= {d for dx in _DX for rx in dx.adult_rx + dx.child_rx for d in rx}
     used |= {d for _, _, _, d, _, _ in _ALLERGENS if d}
     missing = sorted(d for d in used if d not in drugs)
+    prescribed = {d for dx in _DX for rx in dx.adult_rx + dx.child_rx for d in rx} | set(_CHILD_SWAP.values())
+    missing += sorted(f"{d} (no regimen)" for d in prescribed if d not in _RX and d not in _CHRONIC)
     icd = code_list("icd10")
     missing += sorted(c for c in [dx.icd for dx in _DX] + list(_DEATH_CAUSES) + [r[0] for r in _REFERRALS]
                       + [s[0] for s in _STAYS] + [s[0] for s in _SMD_DIAGNOSES] if c not in icd)
@@ -785,6 +792,8 @@ class _Person:
     insulin: tuple[str, str, str] | None = None
     psych_regimen: tuple[str, ...] = ()
     disabilities: tuple[str, ...] = ()
+    birth_info: dict[str, Any] | None = None  # a child born during the period: its birth record
+    pregnancy_key: str | None = None  # ... and the key of its mother's pregnancy registration
 
     @property
     def name(self) -> str:
@@ -795,8 +804,8 @@ class _Person:
 
 
 _HOUSEHOLD_KINDS: tuple[tuple[float, str], ...] = (
-    (10, "elderly_single"), (15, "elderly_couple"), (28, "left_behind"), (22, "core"),
-    (12, "empty_nest"), (8, "with_widow"), (4, "bachelor"), (5, "young"),
+    (11, "elderly_single"), (17, "elderly_couple"), (28, "left_behind"), (20, "core"),
+    (13, "empty_nest"), (8, "with_widow"), (4, "bachelor"), (5, "young"),
 )
 
 
@@ -851,10 +860,13 @@ class _Generator:
         self.village_cum = tuple(accumulate(village_w))
         # Clans: each village has one or two dominant surnames (its name's, if it has one).
         self.clans: dict[str, tuple[str, ...]] = {}
-        top = town.surnames[:40]
         for v in town.villages:
-            own = (v.clan,) if v.clan else ()
-            self.clans[v.code] = own + tuple(rng.sample(top, 2 - len(own) if own else 2))
+            clans = [v.clan] if v.clan else []
+            while len(clans) < 2:
+                s = town.surnames[bisect(town.surname_cum, rng.random() * town.surname_cum[24])]
+                if s not in clans:
+                    clans.append(s)
+            self.clans[v.code] = tuple(clans)
         self.doctors = tuple(self._staff_name() for _ in range(6))
         self.public_health = tuple(self._staff_name() for _ in range(3))
         self.nurses = tuple(self._staff_name(sex="2") for _ in range(3))
@@ -910,7 +922,7 @@ class _Generator:
 
     def surname(self, village: _Village | None = None) -> str:
         rng = self.rng
-        if village is not None and rng.random() < 0.35:
+        if village is not None and rng.random() < 0.22:
             return self.pick(self.clans[village.code])
         cum = self.town.surname_cum
         return self.town.surnames[bisect(cum, rng.random() * cum[-1])]
@@ -967,7 +979,7 @@ class _Generator:
         hh = _Household(f"H{n}", village, f"{village.code}{n:06d}", street)
         kind = self.weighted(_HOUSEHOLD_KINDS)
         getattr(self, f"_hh_{kind}")(hh)
-        del hh.members[room:]
+        del hh.members[min(room, 6):]
         for p in hh.members:
             if p.spouse is not None and p.spouse not in hh.members:
                 p.spouse, p.link_spouse = None, False
@@ -1032,16 +1044,16 @@ class _Generator:
     def _hh_elderly_single(self, hh: _Household) -> None:
         rng = self.rng
         sex = "2" if rng.random() < 0.68 else "1"
-        p = self.person(hh, sex, self.born_at_age(rng.triangular(66, 97, 77)), rel="02")
+        p = self.person(hh, sex, self.born_at_age(rng.triangular(66, 99, 79)), rel="02")
         p.widowed = rng.random() < 0.9
 
     def _hh_elderly_couple(self, hh: _Household) -> None:
-        self.couple(hh, self.rng.triangular(60, 90, 68), rel_h="02", rel_w="10")
+        self.couple(hh, self.rng.triangular(60, 93, 71), rel_h="02", rel_w="10")
 
     def _hh_left_behind(self, hh: _Household) -> None:
         """Grandparents at home with grandchildren; the parents work away much of the year."""
         rng = self.rng
-        gf, gm = self.couple(hh, rng.triangular(52, 82, 63), rel_h="02", rel_w="10")
+        gf, gm = self.couple(hh, rng.triangular(54, 86, 67), rel_h="02", rel_w="10")
         alone = rng.random()
         son_age = gm.age(self.today) - rng.uniform(21, 30)
         if son_age < 21:
@@ -1054,7 +1066,7 @@ class _Generator:
         self.marry(son, dil)
         son.away = rng.random() < 0.7
         dil.away = son.away and rng.random() < 0.65
-        n = self.weighted(((0.45, 1), (0.48, 2), (0.07, 3)))
+        n = self.weighted(((0.3, 1), (0.58, 2), (0.12, 3)))
         self.children(hh, dil, son, count=n, rels=("41", "42"))
         if alone < 0.12:  # a grandparent has died: the widow(er) stays head
             gone = gm if rng.random() < 0.4 else gf
@@ -1072,7 +1084,7 @@ class _Generator:
 
     def _hh_core(self, hh: _Household) -> None:
         rng = self.rng
-        h, w = self.couple(hh, rng.triangular(28, 60, 44), rel_h="02", rel_w="10")
+        h, w = self.couple(hh, rng.triangular(32, 64, 54), rel_h="02", rel_w="10")
         if rng.random() < 0.25:
             h.away = True
             w.away = rng.random() < 0.5
@@ -1081,18 +1093,18 @@ class _Generator:
             age = c.age(self.today)
             return not (c.sex == "2" and age > 23 and rng.random() < 0.8) and not (age > 30 and rng.random() < 0.7)
 
-        kids = self.children(hh, w, h, count=self.weighted(((0.45, 1), (0.45, 2), (0.1, 3))), rels=("20", "30"), keep=stays)
+        kids = self.children(hh, w, h, count=self.weighted(((0.35, 1), (0.5, 2), (0.15, 3))), rels=("20", "30"), keep=stays)
         for c in kids:
             if c.age(self.today) >= 18 and rng.random() < 0.6:
                 c.away = True
 
     def _hh_empty_nest(self, hh: _Household) -> None:
-        h, w = self.couple(hh, self.rng.uniform(45, 66), rel_h="02", rel_w="10")
+        h, w = self.couple(hh, self.rng.uniform(47, 68), rel_h="02", rel_w="10")
         h.away = self.rng.random() < 0.2
 
     def _hh_with_widow(self, hh: _Household) -> None:
         rng = self.rng
-        age = rng.uniform(38, 60)
+        age = rng.uniform(40, 62)
         mother = self.person(hh, "2", self.born_at_age(min(98, age + rng.uniform(21, 32))), rel="52")
         mother.widowed = True
         h = self.person(hh, "1", self.born_at_age(age), rel="02")
@@ -1143,13 +1155,13 @@ class _Generator:
                 p.ethnicity = "03"
                 if p.sex == "1" or p.mother is not None:
                     p.surname = "马"
-        elif minority < 0.009:  # a Tujia family from the Chongqing side
+        elif minority < 0.008:  # a Tujia family from the Chongqing side
             surname = self.pick(_TUJIA_SURNAMES)
             for p in members:
                 p.ethnicity = "15"
                 if p.sex == "1" or p.mother is not None:
                     p.surname = surname
-        elif minority < 0.010:  # a Tibetan wife
+        elif minority < 0.009:  # a Tibetan wife
             wives = [p for p in members if p.sex == "2" and p.spouse is not None]
             if wives:
                 gn, gl = self.pick(_TIBETAN["2"])
@@ -1184,7 +1196,7 @@ class _Generator:
         male = p.sex == "1"
         if age >= 18:
             p.height = rng.gauss(166 if male else 155, 5.5) - max(0.0, age - 60) * 0.12
-            bmi = rng.gauss(23.2, 3.0)
+            bmi = max(17.0, min(35.0, rng.gauss(23.2, 3.0)))
         else:
             p.z = max(-2.6, min(2.6, rng.gauss(0.0, 0.9)))
             p.height = self.growth(p.sex, age * 12)[1] * (1 + 0.035 * p.z)
@@ -1198,13 +1210,13 @@ class _Generator:
             p.smoker, p.cigarettes = "current", 5
         if age >= 18 and not p.away or age >= 35:
             year = dt.date.fromordinal(self.today).year
-            risk_htn = 0.0 if age < 30 else 0.06 if age < 45 else 0.2 if age < 55 else 0.32 if age < 65 else 0.42 if age < 75 else 0.5
+            risk_htn = 0.0 if age < 30 else 0.05 if age < 45 else 0.17 if age < 55 else 0.28 if age < 65 else 0.38 if age < 75 else 0.46
             if bmi > 27:
                 risk_htn *= 1.4
             if rng.random() < risk_htn:
                 p.htn = year - int(rng.uniform(0, max(1.0, age - 33)))
                 bmi += 1.2
-            risk_dm = 0.0 if age < 30 else 0.03 if age < 45 else 0.07 if age < 55 else 0.1 if age < 65 else 0.12
+            risk_dm = 0.0 if age < 30 else 0.025 if age < 45 else 0.06 if age < 55 else 0.085 if age < 65 else 0.1
             if p.htn is not None:
                 risk_dm *= 1.5
             if rng.random() < risk_dm:
@@ -1248,7 +1260,7 @@ class _Generator:
         mid_age = p.age((start + self.today) // 2)
         q = (0.0003 if mid_age < 15 else 0.0008 if mid_age < 35 else 0.002 if mid_age < 50 else 0.005 if mid_age < 60
              else 0.011 if mid_age < 70 else 0.03 if mid_age < 80 else 0.085 if mid_age < 90 else 0.2)
-        q *= (1.2 if p.htn is not None else 1.0) * (1.3 if p.dm is not None else 1.0) * (1.6 if p.copd else 1.0)
+        q *= 0.53 * (1.2 if p.htn is not None else 1.0) * (1.3 if p.dm is not None else 1.0) * (1.6 if p.copd else 1.0)
         if rng.random() >= 1 - (1 - q) ** ((self.today - start) / _YEAR):
             return
         p.death = rng.randrange(start + 1, self.today + 1)
@@ -1417,6 +1429,7 @@ class _Generator:
                 plan = self.plan_births(p)
                 if plan:
                     births[i] = plan
+                    p.death = p.death_cause = None  # a mother-to-be lives through the period
         for p in list(hh.members):
             yield self.resident(p)
         for i, p in enumerate(list(hh.members)):
@@ -1443,8 +1456,8 @@ class _Generator:
             if age > 43:
                 break
             kids = len(w.children) + len(out)
-            rate = (0.0 if age < 20 else (0.3 if age < 30 else 0.15 if age < 36 else 0.03) if kids == 0
-                    else (0.12 if age < 33 else 0.04 if age < 38 else 0.01) if kids == 1
+            rate = (0.0 if age < 20 else (0.4 if age < 30 else 0.2 if age < 36 else 0.03) if kids == 0
+                    else (0.18 if age < 33 else 0.06 if age < 38 else 0.01) if kids == 1
                     else 0.02 if kids == 2 else 0.004)
             if last is not None and day - last < 1.5 * _YEAR:
                 rate = 0.0
@@ -1480,3 +1493,1187 @@ class _Generator:
         self.referrals_and_stays(tl)
         if p.death is not None:
             self.death(tl)
+
+    # -- vital signs ------------------------------------------------------------------------------
+
+    def bp(self, p: _Person, day: int) -> tuple[int, int]:
+        rng = self.rng
+        if p.htn is not None and p.htn <= dt.date.fromordinal(day).year:
+            if rng.random() < 0.02:
+                return rng.randrange(180, 197), rng.randrange(104, 116)
+            if rng.random() < p.control:
+                return rng.randrange(118, 140), rng.randrange(68, 90)
+            return rng.randrange(141, 179), rng.randrange(84, 106)
+        age = p.age(day)
+        s = int(max(92, min(139, 98 + 0.45 * age + rng.gauss(0, 8))))
+        d = int(max(56, min(89, 60 + 0.22 * age + rng.gauss(0, 6))))
+        return s, min(d, s - 20)
+
+    def fpg(self, p: _Person, day: int) -> float:
+        rng = self.rng
+        if p.dm is not None and p.dm <= dt.date.fromordinal(day).year:
+            return round(rng.uniform(5.3, 6.9) if rng.random() < p.control else rng.uniform(7.1, 13.8), 1)
+        return round(rng.uniform(6.1, 6.9) if rng.random() < 0.05 else rng.uniform(4.2, 6.0), 1)
+
+    def child_weight(self, p: _Person, day: int) -> float:
+        return round(self.growth(p.sex, p.age(day) * 12)[0] * (1 + 0.11 * p.z), 1)
+
+    def weight_at(self, p: _Person, day: int) -> float:
+        if p.age(day) < 18:
+            return self.child_weight(p, day)
+        return round(p.weight + self.rng.uniform(-1.5, 1.5), 1)
+
+    # -- prescriptions ---------------------------------------------------------------------------
+
+    def rx_item(self, drug: str, p: _Person, day: int, *, days: int | None = None) -> dict[str, Any]:
+        """One prescription line with a dose that fits the patient (weight-based for children)."""
+        info = self.town.drugs[drug]
+        if drug in _CHRONIC:
+            _, freq, dose, per = _CHRONIC[drug]
+            route, n_days = "po", 30
+        else:
+            dose, route, freq, n_days, per = _RX[drug]
+        age = p.age(day)
+        if age < 12:
+            w = self.child_weight(p, day)
+            if drug == "paracetamol_oral_susp":
+                dose, freq, per = _half(max(1.5, w * 12 / 32)), "prn", 0
+            elif drug == "ibuprofen_oral_susp":
+                dose, freq, per = _half(max(2.0, w * 7.5 / 20)), "prn", 0
+            elif drug == "amoxicillin_125mg_granule":
+                units = max(1, round(w * 15 / 125))
+                dose, freq, per = _num(units * 0.125), "tid", units
+            elif drug == "azithromycin_100mg_granule":
+                units = max(1, round(w * 10 / 100))
+                dose, freq, n_days, per = _num(units * 0.1), "qd", 3, units
+            elif drug == "ambroxol_oral_solution":
+                dose, freq, per = ("2.5" if age < 6 else "5"), "bid", 0
+            elif drug == "montmorillonite_3g_powder":
+                dose, freq, per = "1", ("qd" if age < 1 else "bid" if age < 2 else "tid"), 1
+            elif drug == "xiaochaihu_granule":
+                dose, per = ("0.5" if age < 6 else "1"), (0.5 if age < 6 else 1)
+            elif drug == "shuanghuanglian_oral_liquid":
+                dose, per = "10", 1
+            elif drug == "bifidobacterium_triple_cap":
+                dose, per = "1", 1
+            elif drug == "pudilan_xiaoyan_tab":
+                dose, per = "2", 2
+            elif drug == "loratadine_10mg_tab" and w < 30:
+                dose, per = "5", 0.5
+        n_days = days or n_days
+        if freq == "st":
+            n_days = 1
+        if per:
+            count = per * _TIMES[freq] * n_days
+            quantity = max(1, math.ceil(count / info["pack"]))
+        else:
+            quantity = 1
+        return {"drug": drug, "dose": dose, "dose_unit": info["unit"], "route": route, "frequency": freq,
+                "days": n_days, "quantity": quantity, "unit_price": info["price"]}
+
+    def choose_rx(self, dx: _Dx, p: _Person, age: float, fever: bool) -> list[str]:
+        child = age < 12
+        options = dx.child_rx if child and dx.child_rx else dx.adult_rx or dx.child_rx
+        drugs = list(self.pick(options)) if options else []
+        if child:
+            drugs = [_CHILD_SWAP.get(d, d) for d in drugs]
+        if not fever and len(drugs) > 1:
+            drugs = [d for d in drugs if d not in _FEVER_DRUGS] or drugs[:1]
+        if p.allergy is not None and p.allergy[1] in ("青霉素", "头孢类抗生素"):
+            fallback = "azithromycin_100mg_granule" if child else "azithromycin_250mg_tab"
+            drugs = [(_BETA_LACTAM_SWAP.get(d, fallback) if d in _BETA_LACTAMS else d) for d in drugs]
+        if p.allergy is not None and p.allergy[1] == "阿司匹林":
+            drugs = [d for d in drugs if d != "aspirin_ec_100mg_tab"] or ["isosorbide_mononitrate_20mg_tab"]
+        return list(dict.fromkeys(drugs))
+
+    # -- outpatient ---------------------------------------------------------------------------------
+
+    def outpatient(self, tl: _Timeline) -> None:
+        p = tl.p
+        span = (tl.end - tl.begin + 1) / _YEAR
+        age = p.age((tl.begin + tl.end) // 2)
+        rate = 4.0 if age < 3 else 3.0 if age < 7 else 1.3 if age < 18 else 1.1 if age < 45 else 1.8 if age < 65 else 2.8
+        if p.away:
+            rate *= 0.25
+        for _ in range(self.poisson(rate * span)):
+            day = self.rng.randrange(tl.begin, tl.end + 1)
+            a = p.age(day)
+            fits, cum = self.town.dx_tables[bisect(_AGE_BANDS, a) - 1, p.sex, self.month(day)]
+            if fits:
+                self.encounter(tl, day, fits[bisect(cum, self.rng.random() * cum[-1])])
+        extra = (("htn", p.htn is not None, 2.0), ("dm", p.dm is not None, 2.0), ("chd", p.chd, 0.8),
+                 ("copd", p.copd, 1.0), ("cardio", p.htn is not None or p.dm is not None, 0.15))
+        for need, has, yearly in extra:
+            if not has:
+                continue
+            options = [d for d in _DX if d.requires == need]
+            for _ in range(self.poisson(yearly * span * (0.3 if p.away else 1.0))):
+                day = self.rng.randrange(tl.begin, tl.end + 1)
+                if p.age(day) >= 18:
+                    self.encounter(tl, day, self.pick(options))
+
+    def poisson(self, lam: float) -> int:
+        if lam <= 0:
+            return 0
+        if lam > 30:
+            return max(0, round(self.rng.gauss(lam, math.sqrt(lam))))
+        limit, k, prod = math.exp(-lam), 0, self.rng.random()
+        while prod > limit:
+            k += 1
+            prod *= self.rng.random()
+        return k
+
+    def encounter(self, tl: _Timeline, day: int, dx: _Dx, *, complaint: str | None = None,
+                  illness: str | None = None, diagnoses: list[dict[str, Any]] | None = None) -> tuple[str, str]:
+        """An outpatient visit and what follows from it; returns (encounter key, visit time)."""
+        rng = self.rng
+        p = tl.p
+        age = p.age(day)
+        minutes = self.clinic_time()
+        when = self.at(day, minutes)
+        fever = rng.random() < dx.fever
+        temp = round(rng.uniform(38.0, 39.6) if fever else rng.uniform(36.2, 37.1), 1)
+        base_pulse = 120 if age < 1 else 105 if age < 3 else 92 if age < 7 else 80 if age < 14 else 74
+        vitals: dict[str, Any] = {
+            "temperature_c": temp,
+            "pulse": int(base_pulse + rng.randrange(-8, 12) + (temp - 37) * 10 * fever),
+            "respiration": (rng.randrange(30, 42) if age < 1 else rng.randrange(24, 32) if age < 3
+                            else rng.randrange(20, 26) if age < 7 else rng.randrange(16, 21)),
+        }
+        if age >= 14:
+            vitals["systolic"], vitals["diastolic"] = self.bp(p, day)
+        if age < 14:
+            vitals["weight_kg"] = self.child_weight(p, day)
+        if dx.icd in ("J18.9", "J18.0", "J44.1"):
+            vitals["spo2"] = rng.randrange(90, 96)
+        n = rng.randrange(dx.span[0], dx.span[1] + 1)
+        fever_text = f"伴发热，最高体温{round(temp + rng.uniform(0, 0.5), 1)}℃，" if fever else "无发热，"
+        doctor = self.pick(self.doctors)
+        if dx.requires in ("htn", "dm") and complaint is None:
+            complaint, illness, drugs = self.refill(p, day, dx.requires, vitals)
+        else:
+            drugs = self.choose_rx(dx, p, age, fever)
+        data: dict[str, Any] = {
+            "visit_time": when,
+            "department": dx.dept if not (age < 14 and dx.dept == "全科") else "儿科",
+            "doctor": doctor,
+            "chief_complaint": complaint or dx.complaint.format(n=n),
+            "present_illness": illness if illness is not None else dx.illness.format(n=n, fever=fever_text),
+            "physical_exam": dx.exam,
+            "vitals": vitals,
+            "diagnoses": diagnoses or self.diagnoses(p, day, dx.icd),
+            "advice": dx.advice,
+        }
+        orders: list[dict[str, Any]] = []
+        charges: list[dict[str, Any]] = [{"item": "一般诊疗费", "category": "consultation", "unit_price": "10.00"}]
+        lab = dx.lab if dx.lab and rng.random() < dx.lab[1] else None
+        imaging = dx.imaging if dx.imaging and rng.random() < dx.imaging[1] else None
+        if dx.icd == "E11.9" and lab and rng.random() < 0.3:
+            lab = ("glucose+hba1c", 1.0)
+        lab_report = self.lab_panel(lab[0], p, day, dx) if lab else None
+        image = self.image(imaging[0], p, day) if imaging else None
+        if lab_report:
+            orders.append({"kind": "lab", "item": lab_report["panel_name"]})
+            charges.append({"item": lab_report["panel_name"], "category": "lab", "unit_price": lab_report.pop("_price")})
+        if image:
+            orders.append({"kind": image.pop("_order"), "item": image["_item"]})
+            charges.append({"item": image.pop("_item"), "category": "imaging", "unit_price": image.pop("_price")})
+        items = [self.rx_item(d, p, day) for d in drugs]
+        for it in items:
+            info = self.town.drugs[it["drug"]]
+            charges.append({"item": info["name"], "category": "drug_tcm" if info["tcm"] else "drug_western",
+                            "quantity": str(it["quantity"]), "unit_price": it["unit_price"]})
+        routes = {it["route"] for it in items}
+        if "ivgtt" in routes:
+            charges.append({"item": "静脉输液", "category": "treatment", "quantity": "3", "unit_price": "8.00"})
+        if "im" in routes:
+            charges.append({"item": "肌内注射", "category": "treatment", "unit_price": "3.00"})
+        if dx.icd == "S61.0":
+            orders.append({"kind": "procedure", "item": "清创缝合术"})
+            charges.append({"item": "清创缝合术", "category": "treatment", "unit_price": "80.00"})
+        if dx.icd == "W54":
+            orders.append({"kind": "procedure", "item": "伤口冲洗消毒"})
+            charges.append({"item": "伤口冲洗消毒", "category": "treatment", "unit_price": "20.00"})
+        if orders:
+            data["orders"] = orders
+        data["charges"] = charges
+        key = tl.add(day, "encounter", data)
+        if items:
+            tl.add(day, "prescription", {"prescribed_at": self.at(day, minutes + rng.randrange(5, 20)),
+                                         "doctor": doctor, "items": items}, {"encounter_id": key})
+        if lab_report:
+            lab_report["collected_at"] = self.at(day, minutes + rng.randrange(10, 30))
+            lab_report["reported_at"] = self.at(day, minutes + rng.randrange(40, 120))
+            tl.add(day, "lab_report", lab_report, {"encounter_id": key})
+        if image:
+            image["examined_at"] = self.at(day, minutes + rng.randrange(15, 40))
+            image["reported_at"] = self.at(day, minutes + rng.randrange(45, 100))
+            tl.add(day, "imaging_report", image, {"encounter_id": key})
+        if dx.icd == "W54":
+            self.rabies(tl, day, minutes)
+        return key, when
+
+    def diagnoses(self, p: _Person, day: int, icd: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = [{"icd10": icd, "primary": True}]
+        year = dt.date.fromordinal(day).year
+        for code, since in (("I10", p.htn), ("E11.9", p.dm)):
+            if since is not None and since <= year and code != icd:
+                out.append({"icd10": code})
+        return out
+
+    def refill(self, p: _Person, day: int, which: str, vitals: dict[str, Any]) -> tuple[str, str, list[str]]:
+        """Complaint, history and drugs of a chronic patient's routine visit for medicine."""
+        year = dt.date.fromordinal(day).year
+        if which == "htn":
+            since = p.htn or year
+            drugs = list(p.regimen) or ["amlodipine_5mg_tab"]
+            names = "、".join(self.town.drugs[d]["name"].split(" ")[0] for d in drugs)
+            ok = "平稳" if vitals.get("systolic", 120) < 140 and vitals.get("diastolic", 80) < 90 else "欠佳"
+            return ("高血压复诊取药", f"高血压病史{max(1, year - since)}年，平素服用{names}，近期血压控制{ok}，无头痛、胸闷。", drugs)
+        since = p.dm or year
+        drugs = list(p.dm_regimen) or ["metformin_500mg_tab"]
+        names = "、".join(self.town.drugs[d]["name"].split(" ")[0] for d in drugs)
+        return ("糖尿病复诊取药", f"2型糖尿病病史{max(1, year - since)}年，服用{names}，无多饮多尿，无手足麻木。", drugs)
+
+    def rabies(self, tl: _Timeline, day: int, minutes: int) -> None:
+        p = tl.p
+        site = "L_thigh" if p.age(day) < 2 else "L_deltoid"
+        for dose, offset in enumerate((0, 3, 7, 14, 28), start=1):
+            d = day + offset
+            if d > tl.end:
+                break
+            given = self.at(d, minutes + 30 if offset == 0 else self.clinic_time())
+            data: dict[str, Any] = {
+                "given_at": given, "vaccine": "Rabies", "dose_number": dose, "lot_number": self.lot(d),
+                "manufacturer": "成都康华生物制品股份有限公司", "site": site, "route": "im",
+                "administered_by": self.pick(self.nurses),
+            }
+            if dose < 5:
+                data["next_due_on"] = self.iso(day + (3, 7, 14, 28)[dose - 1])
+            tl.add(d, "immunization", data)
+
+    def lot(self, day: int) -> str:
+        d = dt.date.fromordinal(day - self.rng.randrange(60, 400))
+        return f"{d.year}{d.month:02d}{self.pick('ABCDE')}{self.rng.randrange(1, 200):03d}"
+
+    # -- lab and imaging -------------------------------------------------------------------------------
+
+    def lab_panel(self, panel: str, p: _Person, day: int, dx: _Dx | None = None) -> dict[str, Any]:
+        rng = self.rng
+        age = p.age(day)
+        male = p.sex == "1"
+        items: list[dict[str, Any]]
+        if panel in ("cbc", "anemia"):
+            infection = dx.infection if dx else ""
+            child = age < 12
+            if infection == "bacterial":
+                wbc, neut = rng.uniform(9.8, 16.5), rng.uniform(74, 88)
+            elif infection == "viral":
+                wbc, neut = rng.uniform(3.4, 7.8), rng.uniform(38, 60)
+            else:
+                wbc, neut = rng.uniform(4.2, 9.0), rng.uniform(48, 70)
+            lym = max(5.0, 100 - neut - rng.uniform(5, 10))
+            hgb = (rng.uniform(82, 108) if panel == "anemia" else rng.gauss(140 if male else 125, 9) if age >= 12
+                   else rng.gauss(122, 8))
+            hgb_ref = (110, 160) if child else (130, 175) if male else (115, 150)
+            rbc_ref = (4.0, 5.5) if child else (4.3, 5.8) if male else (3.8, 5.1)
+            items = [
+                _lab("6690-2", "白细胞计数", wbc, "10^9/L", (4.0, 12.0) if child else (3.5, 9.5), 2),
+                _lab("770-8", "中性粒细胞百分比", neut, "%", (31, 70) if child else (40, 75), 1),
+                _lab("736-9", "淋巴细胞百分比", lym, "%", (23, 59) if child else (20, 50), 1),
+                _lab("789-8", "红细胞计数", hgb / 29.5, "10^12/L", rbc_ref, 2),
+                _lab("718-7", "血红蛋白", hgb, "g/L", hgb_ref, 0),
+                _lab("777-3", "血小板计数", rng.uniform(140, 320), "10^9/L", (125, 350), 0),
+            ]
+            return self.lab_report(items, "blood", "血常规", "CBC", "20.00")
+        if panel in ("glucose", "glucose+hba1c"):
+            fpg = self.fpg(p, day)
+            items = [_lab("1558-6", "空腹血糖", fpg, "mmol/L", (3.9, 6.1), 2)]
+            if panel == "glucose+hba1c":
+                items.append(_lab("4548-4", "糖化血红蛋白", (fpg + 2.59) / 1.59 + rng.uniform(-0.3, 0.3), "%", (4.0, 6.0), 1))
+                return self.lab_report(items, "blood", "空腹血糖+糖化血红蛋白", "GLU-HBA1C", "65.00")
+            return self.lab_report(items, "serum", "空腹血糖", "GLU", "5.00")
+        if panel == "lipids":
+            high = dx is not None and dx.icd == "E78.5"
+            items = self.lipid_items(high)
+            return self.lab_report(items, "serum", "血脂四项", "LIPID4", "40.00")
+        if panel == "urine":
+            uti = dx is not None and dx.icd == "N39.0"
+            items = [
+                {"code": "20454-5", "name": "尿蛋白", "value": "阴性", "reference_range": "阴性", "abnormal": "N"},
+                {"code": "25428-4", "name": "尿葡萄糖", "value": "阴性", "reference_range": "阴性", "abnormal": "N"},
+                {"code": "5799-2", "name": "白细胞酯酶", "value": "++" if uti else "阴性", "reference_range": "阴性",
+                 "abnormal": "A" if uti else "N"},
+                {"code": "5802-4", "name": "亚硝酸盐", "value": "阳性" if uti and rng.random() < 0.6 else "阴性",
+                 "reference_range": "阴性"},
+                _lab("5811-5", "尿比重", rng.uniform(1.008, 1.028), None, (1.003, 1.030), 3),
+            ]
+            items[3]["abnormal"] = "A" if items[3]["value"] == "阳性" else "N"
+            return self.lab_report(items, "urine", "尿常规", "UA", "10.00")
+        if panel == "chem":
+            fpg = self.fpg(p, day)
+            items = [
+                _lab("1742-6", "丙氨酸氨基转移酶", rng.uniform(10, 38) if rng.random() > 0.07 else rng.uniform(52, 90), "U/L",
+                     (9, 50) if male else (7, 40), 0),
+                _lab("1920-8", "天门冬氨酸氨基转移酶", rng.uniform(15, 34), "U/L", (15, 40) if male else (13, 35), 0),
+                _lab("1975-2", "总胆红素", rng.uniform(5, 19), "μmol/L", (0, 21), 1),
+                _lab("2160-0", "肌酐", rng.uniform(58, 105) * (1.0 if male else 0.78) * (1.35 if p.dm and rng.random() < 0.15 else 1.0),
+                     "μmol/L", (57, 111) if male else (41, 81), 0),
+                _lab("22664-7", "尿素", rng.uniform(3.2, 7.8), "mmol/L", (2.9, 8.2), 2),
+                _lab("3084-1", "尿酸", rng.uniform(230, 470) if male else rng.uniform(170, 380), "μmol/L",
+                     (208, 428) if male else (155, 357), 0),
+                *self.lipid_items(False),
+                _lab("1558-6", "空腹血糖", fpg, "mmol/L", (3.9, 6.1), 2),
+            ]
+            return self.lab_report(items, "serum", "生化全项（肝功、肾功、血脂、血糖）", "CHEM", "90.00")
+        raise ValueError(f"unknown lab panel {panel!r}")  # pragma: no cover
+
+    def lipid_items(self, high: bool) -> list[dict[str, Any]]:
+        rng = self.rng
+        tc = rng.gauss(6.1 if high else 4.8, 0.7)
+        ldl = max(0.8, tc * 0.62 + rng.gauss(0, 0.25))
+        return [
+            _lab("2093-3", "总胆固醇", tc, "mmol/L", (None, 5.2), 2),
+            _lab("2571-8", "甘油三酯", math.exp(rng.gauss(0.45 if high else 0.25, 0.4)), "mmol/L", (None, 1.7), 2),
+            _lab("2085-9", "高密度脂蛋白胆固醇", max(0.6, rng.gauss(1.3, 0.28)), "mmol/L", (1.04, None), 2),
+            _lab("13457-7", "低密度脂蛋白胆固醇", ldl, "mmol/L", (None, 3.4), 2),
+        ]
+
+    def lab_report(self, items: list[dict[str, Any]], specimen: str, name: str, code: str, price: str) -> dict[str, Any]:
+        staff = self.lab_staff
+        return {"specimen": specimen, "panel_name": name, "panel_code": code, "items": items,
+                "lab_name": f"{self.town.clinic}检验科", "reported_by": staff[0], "reviewer": staff[1], "_price": price}
+
+    def image(self, kind: str, p: _Person, day: int, *, weeks: int = 0) -> dict[str, Any]:
+        """An imaging report (without times or refs); ``_order``, ``_item``, ``_price`` are for the encounter."""
+        rng = self.rng
+        if kind == "ecg":
+            modality, part, item, price, order = "ECG", "HEART", "常规心电图", "25.00", "ecg"
+            findings, conclusion, positive = self.ecg(p, day)
+        elif kind in ("chest", "pneumonia", "copd", "tb"):
+            modality, part, item, price, order = "DX", "CHEST", "胸部正位DR", "60.00", "imaging"
+            findings, conclusion, positive = {
+                "chest": ("双肺纹理增多、增粗，未见明显实变影，心影大小形态正常，双膈面光整。", "双肺纹理增多，考虑支气管炎改变。", True)
+                if rng.random() < 0.6 else ("双肺纹理清晰，未见明显实质性病变，心影大小形态正常，双膈面光整。", "心肺未见明显异常。", False),
+                "pneumonia": ("右下肺野见斑片状模糊影，边缘不清，心影不大，右肋膈角清晰。", "右下肺炎症，建议治疗后复查。", True),
+                "copd": ("双肺透亮度增高，肺纹理紊乱、增粗，膈肌低平，心影狭长。", "慢性支气管炎、肺气肿征象。", True),
+                "tb": ("右上肺见斑片状、条索状密度增高影，边缘模糊，其内见小透亮区。", "右上肺继发性肺结核可能，请结合痰检。", True),
+            }[kind]
+        elif kind == "abdomen":
+            modality, part, item, price, order = "US", "LIVER", "腹部彩超（肝胆胰脾）", "80.00", "ultrasound"
+            findings, conclusion, positive = self.abdomen(p)
+        elif kind == "urinary":
+            modality, part, item, price, order = "US", "KIDNEY", "泌尿系彩超", "80.00", "ultrasound"
+            findings, conclusion, positive = ("双肾大小形态正常，前列腺增大，约4.8cm×3.9cm×3.6cm，内腺回声不均，残余尿约30ml。",
+                                              "前列腺增生。", True)
+        elif kind == "fetus":
+            modality, part, item, price, order = "US", "FETUS", "产科彩超", "120.00", "ultrasound"
+            findings = f"宫内见一胎儿，胎心搏动可见，双顶径及股骨长符合孕{weeks}周，胎盘位于子宫前壁，羊水深度约5.0cm。"
+            conclusion, positive = f"宫内妊娠，单活胎，约孕{weeks}周。", False
+        else:
+            part = {"lspine": "LSPINE", "knee": "KNEE", "ankle": "FOOT"}[kind]
+            modality, item, price, order = "DX", {"LSPINE": "腰椎正侧位DR", "KNEE": "双膝关节正侧位DR", "FOOT": "踝关节正侧位DR"}[part], "80.00", "imaging"
+            findings, conclusion, positive = {
+                "LSPINE": ("腰椎生理曲度变直，L3-5椎体边缘骨质增生，椎间隙未见明显狭窄。", "腰椎退行性变。", True),
+                "KNEE": ("双膝关节间隙内侧变窄，髁间隆起变尖，关节边缘骨质增生。", "双膝关节退行性骨关节病。", True),
+                "FOOT": ("右踝关节诸骨骨质连续，未见明显骨折征象，软组织肿胀。", "右踝关节未见明显骨折。", False),
+            }[part]
+        serial = self.next_serial()
+        yy = dt.date.fromordinal(day).year % 100
+        prefix = {"ECG": "EC", "US": "US"}.get(modality, "DR")
+        return {
+            "modality": modality, "body_part": part,
+            "study_uid": f"1.2.156.112605.{self.town.code}.{day}.{serial}",
+            "accession_number": f"{prefix}{yy:02d}{serial:08d}",
+            "findings": findings, "conclusion": conclusion, "positive": positive,
+            "reporting_doctor": self.pick(self.doctors), "institution": self.town.clinic,
+            "_item": item, "_price": price, "_order": order,
+        }
+
+    def ecg(self, p: _Person, day: int) -> tuple[str, str, bool]:
+        rng = self.rng
+        age = p.age(day)
+        if p.chd and rng.random() < 0.6:
+            return "窦性心律，心率68次/分，V4-V6导联ST段水平压低0.05-0.1mV，T波低平。", "窦性心律；ST-T改变。", True
+        if age > 75 and rng.random() < 0.08:
+            return "P波消失，代之以大小不等f波，心室率约86次/分，RR间期绝对不等。", "心房颤动。", True
+        if p.htn is not None and rng.random() < 0.3:
+            return "窦性心律，心率72次/分，RV5+SV1=4.3mV。", "窦性心律；左心室高电压。", True
+        return f"窦性心律，心率{rng.randrange(62, 88)}次/分，各导联ST-T未见明显异常。", "窦性心律，正常心电图。", False
+
+    def abdomen(self, p: _Person) -> tuple[str, str, bool]:
+        r = self.rng.random()
+        if r < 0.22 + 0.1 * (p.dm is not None):
+            return "肝脏大小正常，实质回声细密增强，后方回声衰减，胆囊、胰腺、脾脏未见明显异常。", "脂肪肝（轻度）。", True
+        if r < 0.3 + 0.1 * (p.dm is not None):
+            return "胆囊大小正常，囊内见一强回声团，大小约0.8cm，后伴声影，随体位移动。", "胆囊结石。", True
+        return "肝脏大小形态正常，实质回声均匀，胆囊、胰腺、脾脏未见明显异常。", "肝胆胰脾未见明显异常。", False
+
+    # -- key populations: chronic disease --------------------------------------------------------
+
+    def since_day(self, year: int) -> int:
+        return max(self.start, dt.date(year, 1, 1).toordinal() + self.rng.randrange(365))
+
+    def chronic_followups(self, tl: _Timeline) -> None:
+        """Quarterly hypertension and diabetes follow-ups (on the same day when a patient has both)."""
+        rng = self.rng
+        p = tl.p
+        first_dx = min(y for y in (p.htn, p.dm) if y is not None)
+        day = max(tl.begin, self.since_day(first_dx)) + rng.randrange(0, 60)
+        village_doctor = self.village_doctors[p.hh.village.code]
+        while day <= tl.end:
+            year = dt.date.fromordinal(day).year
+            method = self.weighted(((0.4, "clinic"), (0.35, "home"), (0.25, "phone")))
+            if p.away:
+                method = "phone"
+            doctor = village_doctor if method != "clinic" or rng.random() < 0.5 else self.pick(self.public_health)
+            nxt = day + rng.randrange(84, 98)
+            sbp, dbp = self.bp(p, day)
+            common = self.followup_common(p, day, method, doctor, sbp, dbp, nxt)
+            if p.htn is not None and p.htn <= year:
+                tl.add(day, "hypertension_followup", self.htn_form(p, common))
+            if p.dm is not None and p.dm <= year:
+                tl.add(day, "diabetes_followup", self.dm_form(p, day, common, method))
+            day = nxt + rng.randrange(-5, 6)
+
+    def followup_common(self, p: _Person, day: int, method: str, doctor: str, sbp: int, dbp: int,
+                        nxt: int) -> dict[str, Any]:
+        rng = self.rng
+        data: dict[str, Any] = {
+            "followup_date": self.iso(day), "method": method, "systolic": sbp, "diastolic": dbp,
+            "weight_kg": self.weight_at(p, day), "heart_rate": rng.randrange(62, 90),
+            "exercise_times_per_week": rng.choice((0, 2, 3, 5, 7, 7)), "exercise_minutes": rng.choice((20, 30, 30, 40, 60)),
+            "salt_intake": self.weighted(((0.35, "light"), (0.45, "moderate"), (0.2, "heavy"))),
+            "psychological_adjustment": self.weighted(((0.8, "good"), (0.18, "fair"), (0.02, "poor"))),
+            "compliance": self.weighted(((0.7, "good"), (0.25, "fair"), (0.05, "poor"))),
+            "next_followup": self.iso(nxt), "doctor": doctor,
+        }
+        if p.smoker == "current":
+            data["cigarettes_per_day"] = p.cigarettes
+        if p.alcohol:
+            data["alcohol_liang_per_day"] = p.alcohol
+        if sbp >= 180 or dbp >= 110:
+            data["referral"] = True
+            data["referral_reason"] = f"血压{sbp}/{dbp}mmHg，规律服药仍控制不佳，转上级医院调整治疗方案"
+        return data
+
+    def meds(self, drugs: Sequence[str]) -> list[dict[str, Any]]:
+        return [{"drug": d, "dose": _CHRONIC[d][0], "frequency": _CHRONIC[d][1]} for d in drugs]
+
+    def htn_form(self, p: _Person, common: dict[str, Any]) -> dict[str, Any]:
+        rng = self.rng
+        data = dict(common)
+        sbp, dbp = data["systolic"], data["diastolic"]
+        controlled = sbp < 140 and dbp < 90
+        data["symptoms"] = ["none"] if controlled or rng.random() < 0.5 else [self.pick(("headache_dizziness", "vision_tinnitus", "palpitation"))]
+        if not p.regimen:
+            data["adherence"], data["control"] = "none", "controlled" if controlled else "uncontrolled"
+            return data
+        data["adherence"] = "regular" if rng.random() < 0.8 else "intermittent"
+        data["medications"] = self.meds(p.regimen)
+        data["control"] = "controlled" if controlled else "uncontrolled"
+        if rng.random() < 0.03:
+            note = ("服药后双踝轻度水肿" if any("dipine" in d for d in p.regimen) else
+                    "服药后干咳" if any(d.startswith(("captopril", "enalapril")) for d in p.regimen) else "服药后偶有头晕、乏力")
+            data.update(adverse_reaction=True, adverse_reaction_note=note, control="adverse")
+        return data
+
+    def dm_form(self, p: _Person, day: int, common: dict[str, Any], method: str) -> dict[str, Any]:
+        rng = self.rng
+        data = dict(common)
+        fpg = self.fpg(p, day)
+        data["fasting_glucose"] = fpg
+        if method == "clinic" and rng.random() < 0.3:
+            data["hba1c"] = round((fpg + 2.59) / 1.59 + rng.uniform(-0.3, 0.3), 1)
+        data["staple_food_g_per_day"] = rng.choice((200, 250, 250, 300, 350, 400))
+        data["symptoms"] = ["none"] if fpg < 7 or rng.random() < 0.6 else rng.sample(["polydipsia", "polyuria", "blurred_vision", "numbness"], 2)
+        drugs = p.dm_regimen
+        data["medications"] = self.meds(drugs)
+        sulfonylurea = any(d.startswith(("glic", "glim", "glip")) for d in drugs) or p.insulin is not None
+        data["hypoglycemia"] = "occasional" if sulfonylurea and rng.random() < 0.15 else "none"
+        if p.insulin is not None:
+            _, kind, dose = p.insulin
+            data["insulin"] = {"kind": kind, "dose": dose.format(a=rng.randrange(8, 20), b=rng.randrange(6, 16))}
+        data["adherence"] = "regular" if rng.random() < 0.78 else "intermittent"
+        data["control"] = "controlled" if fpg < 7.0 else "uncontrolled"
+        if rng.random() < 0.02:
+            data.update(adverse_reaction=True, adverse_reaction_note="服用二甲双胍后腹胀、腹泻", control="adverse")
+        return data
+
+    def mental_followups(self, tl: _Timeline) -> None:
+        rng = self.rng
+        p = tl.p
+        assert p.smd is not None
+        day = tl.begin + rng.randrange(0, 60)
+        discharged = None
+        if rng.random() < 0.5:
+            discharged = self.iso(max(p.born + 6600, dt.date(p.smd[2], 6, 1).toordinal() + rng.randrange(200)))
+        while day <= tl.end:
+            stable = rng.random() < p.control + 0.1
+            risk = 0 if stable else self.weighted(((0.55, 1), (0.3, 2), (0.1, 3), (0.05, 4)))
+            classification = ("stable" if risk == 0 and rng.random() < 0.85 else "basically_stable" if risk <= 2 and rng.random() < 0.7
+                              else "unstable")
+            if risk == 0 and classification == "unstable":
+                classification = "basically_stable"
+            nxt = day + (rng.randrange(12, 16) if classification == "unstable" else rng.randrange(84, 98))
+            data: dict[str, Any] = {
+                "followup_date": self.iso(day),
+                "method": self.weighted(((0.5, "home"), (0.3, "clinic"), (0.2, "phone"))),
+                "risk_level": risk,
+                "symptoms": [] if classification == "stable" else rng.sample(
+                    ["hallucination", "suspicion", "self_talk", "withdrawal", "moody", "bizarre"], rng.randrange(1, 3)),
+                "insight": "full" if classification == "stable" else self.pick(("partial", "partial", "none")),
+                "sleep": "good" if stable else "fair", "diet": "good" if stable else "fair",
+                "social_function": {"personal_care": "good" if stable else "fair", "housework": "fair",
+                                    "work": "fair" if stable else "poor", "learning": "fair",
+                                    "social_interaction": "fair" if stable else "poor"},
+                "lock_status": "never",
+                "hospitalization": "past" if discharged else "never",
+                "adherence": "regular" if stable else self.pick(("intermittent", "regular", "none")),
+                "treatment_effect": "improved" if stable else self.pick(("unchanged", "worse", "improved")),
+                "rehabilitation": ["daily_living"] if stable else [],
+                "classification": classification,
+                "medications": self.meds(p.psych_regimen),
+                "next_followup": self.iso(nxt),
+                "doctor": self.pick(self.public_health),
+            }
+            if discharged:
+                data["last_discharge_date"] = min(discharged, self.iso(day))
+            if risk >= 2:
+                data["dangerous_behaviours"] = [{"kind": "mild_trouble" if risk == 2 else "trouble", "count": 1}]
+            if risk >= 3:
+                data["referral"] = True
+                data["referral_reason"] = "病情不稳定，危险性评估3级以上，建议转精神专科医院治疗"
+            tl.add(day, "mental_followup", data)
+            day = nxt + rng.randrange(-3, 4)
+
+    def tuberculosis(self, tl: _Timeline) -> None:
+        """Suspected at the clinic, confirmed at the county hospital, six months of supervised treatment."""
+        rng = self.rng
+        p = tl.p
+        assert p.tb_start is not None
+        start = p.tb_start
+        smear_positive = rng.random() < 0.6
+        seen = start - rng.randrange(7, 15)
+        if tl.begin <= seen <= tl.end:
+            key, when = self.encounter(
+                tl, seen, _TB_DX, complaint="咳嗽、咳痰3周，伴午后低热、盗汗",
+                illness="3周前无明显诱因出现咳嗽、咳白黏痰，伴午后低热、夜间盗汗、乏力、消瘦，抗感染治疗效果不佳。",
+                diagnoses=[{"icd10": "R05", "primary": True, "note": "疑似肺结核，转县结核病定点医院"}])
+            out = self.referral_out(tl, seen, when, "A16.2", "咳嗽咳痰3周伴低热、盗汗，胸片示右上肺斑片影，疑似肺结核", "routine")
+            if start - 1 <= tl.end:
+                result = ("痰涂片抗酸杆菌阳性，确诊为继发性肺结核（初治，涂阳）。" if smear_positive
+                          else "痰涂片阴性，结合胸部CT确诊为继发性肺结核（初治，涂阴）。")
+                self.referral_back(tl, start - 1, out, "A15.0" if smear_positive else "A16.0", result,
+                                   "2HRZE/4HR方案，每日顿服，由村医督导服药，每月复查。")
+        supervisor = self.weighted(((0.6, "medical_staff"), (0.35, "family"), (0.05, "volunteer")))
+        for month in range(1, 7):
+            day = start + (month - 1) * 30 + rng.randrange(0, 5)
+            if day > tl.end:
+                break
+            if day < tl.begin:
+                continue
+            intensive = month <= 2
+            data: dict[str, Any] = {
+                "followup_date": self.iso(day), "method": "home" if month > 1 else "clinic", "treatment_month": month,
+                "stage": "intensive" if intensive else "continuation", "supervisor": supervisor,
+                "symptoms": ["cough", "fever_sweats"] if month == 1 else ["cough"] if month == 2 and rng.random() < 0.5 else ["none"],
+                "regimen": "2HRZE/4HR", "drugs": ["HRZE"] if intensive else ["HR"], "dosing": "daily",
+                "missed_doses": rng.choice((0, 0, 0, 1, 2)), "doctor": self.village_doctors[p.hh.village.code],
+            }
+            if month in (2, 5, 6):
+                data["sputum_result"] = "positive" if month == 2 and smear_positive and rng.random() < 0.1 else "negative"
+            if rng.random() < 0.08:
+                data.update(adverse_reaction=True, adverse_reaction_note=self.pick(("恶心、纳差", "皮肤瘙痒", "关节痛")))
+            if month == 6:
+                data["outcome"] = "cured" if smear_positive else "completed"
+            else:
+                data["next_followup"] = self.iso(day + 30)
+            tl.add(day, "tb_followup", data)
+
+    # -- examinations ------------------------------------------------------------------------------
+
+    def annual_exams(self, tl: _Timeline) -> None:
+        """The yearly health examination for the over-65s and chronic patients, with its tests."""
+        rng = self.rng
+        p = tl.p
+        first = dt.date.fromordinal(tl.begin).year
+        last = dt.date.fromordinal(tl.end).year
+        for year in range(first, last + 1):
+            day = dt.date(year, 1, 1).toordinal() + int(rng.triangular(60, 240, 120))
+            if not tl.begin <= day <= tl.end:
+                continue
+            age = p.age(day)
+            elderly = age >= 65
+            chronic = (p.htn is not None or p.dm is not None) and age >= 35
+            if not (elderly and rng.random() < 0.72 or chronic and rng.random() < 0.8):
+                continue
+            self.health_exam(tl, day, elderly)
+
+    def health_exam(self, tl: _Timeline, day: int, elderly: bool) -> None:
+        rng = self.rng
+        p = tl.p
+        age = p.age(day)
+        sbp, dbp = self.bp(p, day)
+        weight = self.weight_at(p, day)
+        height = round(p.height, 1)
+        bmi = round(weight / (height / 100) ** 2, 1)
+        tests = elderly and rng.random() < 0.9
+        doctor = self.pick(self.public_health)
+        abnormalities: list[str] = []
+        if sbp >= 140 or dbp >= 90:
+            abnormalities.append(f"血压偏高（{sbp}/{dbp}mmHg）")
+        if bmi >= 28:
+            abnormalities.append(f"肥胖（BMI {bmi}）")
+        elif bmi >= 24:
+            abnormalities.append(f"超重（BMI {bmi}）")
+        aux: dict[str, Any] = {}
+        problems = [c for c, y in (("I10", p.htn), ("E11.9", p.dm)) if y is not None]
+        problems += ["J44.9"] * p.copd + ["I25.1"] * p.chd
+        if tests:
+            minutes = rng.randrange(7 * 60 + 30, 9 * 60 + 30)  # fasting blood in the morning
+            cbc = self.lab_panel("cbc", p, day)
+            chem = self.lab_panel("chem", p, day)
+            fpg = next(i["value"] for i in chem["items"] if i["code"] == "1558-6")
+            hgb = next(i for i in cbc["items"] if i["code"] == "718-7")
+            aux["fasting_glucose"] = fpg
+            aux["blood_routine"] = "血红蛋白偏低" if hgb["abnormal"] == "L" else "未见异常"
+            aux["urine_routine"] = "尿糖+" if p.dm is not None and fpg >= 10 else "未见异常"
+            if fpg >= 7.0:
+                abnormalities.append(f"空腹血糖升高（{fpg}mmol/L）")
+            elif fpg >= 6.1:
+                abnormalities.append(f"空腹血糖受损（{fpg}mmol/L）")
+            if hgb["abnormal"] == "L":
+                abnormalities.append("轻度贫血")
+            for report in (cbc, chem):
+                report.pop("_price")
+                report["collected_at"] = self.at(day, minutes)
+                report["reported_at"] = self.at(day, minutes + rng.randrange(120, 300))
+                tl.add(day, "lab_report", report)
+            for kind in ("ecg", "abdomen"):
+                image = self.image(kind, p, day)
+                for k in ("_item", "_price", "_order"):
+                    image.pop(k)
+                image["examined_at"] = self.at(day, minutes + rng.randrange(20, 90))
+                image["reported_at"] = self.at(day, minutes + rng.randrange(100, 160))
+                tl.add(day, "imaging_report", image)
+                aux["ecg" if kind == "ecg" else "b_ultrasound"] = image["conclusion"]
+                if image["positive"]:
+                    abnormalities.append(("心电图：" if kind == "ecg" else "腹部B超：") + image["conclusion"].rstrip("。"))
+        symptoms = ["none"]
+        if rng.random() < (0.5 if elderly else 0.3):
+            pool = ["dizziness", "joint_pain", "dim_vision", "tinnitus", "fatigue", "constipation"]
+            pool += ["chronic_cough", "sputum"] * p.copd + ["polydipsia", "polyuria"] * (p.dm is not None)
+            symptoms = rng.sample(pool, rng.randrange(1, 3))
+        lifestyle: dict[str, Any] = {
+            "smoking_status": p.smoker,
+            "drinking_status": {"never": "never", "occasional": "occasional", "frequent": "frequent", "daily": "daily"}[p.drinker],
+            "exercise_frequency": self.weighted(((0.3, "daily"), (0.2, "weekly"), (0.3, "occasional"), (0.2, "never"))),
+            "diet": ["balanced"] if rng.random() < 0.6 else rng.sample(["salty", "oily", "meat", "vegetarian"], 2),
+        }
+        if p.smoker == "current":
+            lifestyle["cigarettes_per_day"] = p.cigarettes
+        if p.alcohol:
+            lifestyle["alcohol_liang_per_day"] = p.alcohol
+        if lifestyle["exercise_frequency"] != "never":
+            lifestyle["exercise_minutes"] = rng.choice((20, 30, 40, 60))
+        acuity = max(0.1, min(1.2, 1.1 - max(0.0, age - 50) * 0.015 + rng.gauss(0, 0.12)))
+        guidance = ["diet", "exercise"]
+        if problems:
+            guidance.insert(0, "chronic_management")
+        if p.smoker == "current":
+            guidance.append("quit_smoking")
+        if p.alcohol:
+            guidance.append("drink_less")
+        if bmi >= 24:
+            guidance.append("lose_weight")
+        if abnormalities:
+            guidance.append("recheck")
+        if elderly:
+            guidance.append("vaccination")
+        data: dict[str, Any] = {
+            "exam_date": self.iso(day), "symptoms": symptoms,
+            "vitals": {"temperature_c": round(rng.uniform(36.2, 36.9), 1), "pulse": rng.randrange(62, 88),
+                       "respiration": rng.randrange(16, 21), "systolic": sbp, "diastolic": dbp,
+                       "height_cm": height, "weight_kg": weight},
+            "bmi": bmi,
+            "waist_cm": round((80 if p.sex == "1" else 76) + (bmi - 22) * 2.4 + rng.gauss(0, 3), 1),
+            "lifestyle": lifestyle,
+            "organ_function": {"vision_left": round(acuity, 1), "vision_right": round(max(0.1, acuity + rng.gauss(0, 0.1)), 1),
+                               "hearing": "not_heard" if age > 80 and rng.random() < 0.3 else "heard",
+                               "motor_function": "unable" if age > 85 and rng.random() < 0.2 else "able"},
+            "physical_findings": f"皮肤、巩膜无黄染，浅表淋巴结未触及肿大，双肺呼吸音{'低' if p.copd else '清'}，心率{rng.randrange(62, 88)}次/分，"
+                                 "律齐，腹软无压痛，双下肢无水肿。",
+            "health_problems": problems,
+            "assessment": "abnormal" if abnormalities else "normal",
+            "guidance": guidance,
+            "doctor": doctor,
+        }
+        if aux:
+            data["auxiliary"] = aux
+        if abnormalities:
+            data["abnormalities"] = abnormalities
+        tl.add(day, "health_exam", data)
+        if elderly:
+            self.elderly_assessment(tl, day, doctor)
+
+    def elderly_assessment(self, tl: _Timeline, day: int, assessor: str) -> None:
+        rng = self.rng
+        age = tl.p.age(day)
+        independent = 0.88 if age < 75 else 0.72 if age < 85 else 0.5
+        scores: dict[str, int] = {}
+        level = 0 if rng.random() < independent else self.weighted(((0.5, 1), (0.3, 2), (0.2, 3)))
+        for item, allowed in _SELF_CARE.items():
+            grade = min(len(allowed) - 1, max(0, level - (1 if rng.random() < 0.5 else 0)))
+            scores[item] = allowed[grade]
+        total = sum(scores.values())
+        code = "3" if total >= 19 else "2" if total >= 9 else "1" if total >= 4 else "0"
+        tl.add(day, "elderly_assessment", {"assessed_on": self.iso(day), **scores, "total": total, "level": code,
+                                           "assessor": assessor})
+
+    # -- allergies, referrals, stays, death -------------------------------------------------------------
+
+    def allergy(self, tl: _Timeline) -> None:
+        rng = self.rng
+        p = tl.p
+        assert p.allergy is not None
+        _, substance, category, drug, reaction, severity = p.allergy
+        day = rng.randrange(tl.begin, tl.end + 1)
+        data: dict[str, Any] = {"recorded_on": self.iso(day), "substance": substance, "substance_category": category,
+                                "reaction": reaction, "severity": severity, "status": "active"}
+        if drug:
+            data["drug"] = drug
+        onset = day - rng.randrange(0, 20 * 365)
+        if onset > p.born:
+            data["onset_on"] = self.iso(onset)
+        tl.add(day, "allergy", data)
+
+    def referral_out(self, tl: _Timeline, day: int, when: str, icd: str, reason: str, urgency: str) -> str:
+        p = tl.p
+        history = "、".join(self.town.drugs[d]["name"].split(" ")[0] for d in p.regimen) if p.regimen else ""
+        data: dict[str, Any] = {
+            "referred_at": self.at(day, _minutes(when) + 30), "direction": "out", "from_clinic": self.town.code,
+            "to_clinic": _COUNTY_HOSPITAL, "reason": reason, "preliminary_diagnoses": [icd], "urgency": urgency,
+            "referring_doctor": self.pick(self.doctors),
+        }
+        if p.htn is not None:
+            data["history_summary"] = f"高血压病史，服用{history}。" if history else "高血压病史，未规律服药。"
+        return tl.add(day, "referral", data)
+
+    def referral_back(self, tl: _Timeline, day: int, out: str, icd: str, results: str, treatment: str) -> None:
+        data = {
+            "referred_at": self.at(day, self.clinic_time()), "direction": "back", "from_clinic": _COUNTY_HOSPITAL,
+            "to_clinic": self.town.code, "reason": "经上级医院诊治，病情稳定，转回基层继续治疗和随访",
+            "preliminary_diagnoses": [icd], "results": results, "treatment_given": treatment, "urgency": "routine",
+            "referring_doctor": self.pick(self.county_doctors),
+        }
+        tl.add(day, "referral", data, {"referral_id": out})
+
+    def referrals_and_stays(self, tl: _Timeline) -> None:
+        rng = self.rng
+        p = tl.p
+        span = (tl.end - tl.begin + 1) / _YEAR
+        age = p.age((tl.begin + tl.end) // 2)
+        ref_rate = 0.03 if age >= 60 else 0.012 if age >= 30 else 0.004
+        for _ in range(self.poisson(ref_rate * span)):
+            day = rng.randrange(tl.begin, tl.end + 1)
+            options = [r for r in _REFERRALS if p.age(day) >= r[3] and (r[0] != "N63" or p.sex == "2")
+                       and (r[0] != "I10" or p.htn is not None) and (r[0] != "E11.9" or p.dm is not None)]
+            if not options:
+                continue
+            icd, reason, urgency, _, result, treatment = self.pick(options)
+            when = self.at(day, self.clinic_time())
+            out = self.referral_out(tl, day, when, icd, reason, urgency)
+            back = day + rng.randrange(6, 21)
+            if back <= tl.end and rng.random() < 0.75:
+                self.referral_back(tl, back, out, icd, result, treatment)
+        stay_rate = 0.09 if age >= 60 else 0.025 if age >= 16 else 0.03 if age < 7 else 0.01
+        for _ in range(self.poisson(stay_rate * span)):
+            admitted = rng.randrange(tl.begin, tl.end + 1)
+            a = p.age(admitted)
+            options = [s for s in _STAYS if s[2] <= a <= s[3]]
+            if not options:
+                continue
+            stay = self.weighted(tuple((s[4], s) for s in options))
+            los = rng.randrange(4, 11)
+            if admitted + los <= tl.end:
+                self.inpatient(tl, admitted, admitted + los, stay)
+
+    def inpatient(self, tl: _Timeline, admitted: int, discharged: int | None,
+                  stay: tuple[str, str, int, int, float, str, tuple[str, ...]], *, died: str | None = None) -> None:
+        """A township hospital stay: home page, orders and (if discharged alive) the discharge summary."""
+        rng = self.rng
+        p = tl.p
+        icd, dept, _, _, _, course, drugs = stay
+        doctor = self.pick(self.doctors)
+        t_in = self.at(admitted, rng.randrange(8 * 60, 20 * 60))
+        t_out = died or (self.at(discharged, rng.randrange(9 * 60, 11 * 60)) if discharged else None)
+        extra = [{"icd10": c} for c, y in (("I10", p.htn), ("E11.9", p.dm)) if y is not None and c != icd]
+        outcome = "died" if died else "improved" if rng.random() < 0.8 else "cured"
+        diagnoses = [{"icd10": icd, "primary": True, "outcome": outcome}, *extra]
+        total = rng.uniform(1200, 5200) * (1 if not died else 1.5)
+        data: dict[str, Any] = {
+            "inpatient_number": f"ZY{dt.date.fromordinal(admitted).year}{self.next_serial():06d}",
+            "admission_time": t_in, "admission_route": self.weighted(((0.8, "outpatient"), (0.15, "emergency"), (0.05, "transfer"))),
+            "department": dept, "ward": f"{dept}病区", "bed": f"{rng.randrange(1, 40):02d}床", "admitting_diagnosis": icd,
+            "attending_doctor": doctor, "total_cost": f"{total:.2f}", "insurance_paid": f"{total * rng.uniform(0.6, 0.85):.2f}",
+        }
+        if t_out is not None:
+            data["discharge_time"] = t_out
+            data["discharge_diagnoses"] = diagnoses
+            data["outcome"] = "died" if died else "routine"
+        stay_key = tl.add(admitted, "inpatient_stay", data)
+        ordered = self.at(admitted, _minutes(t_in) + 30)
+        nursing = "儿科护理常规 二级护理" if dept == "儿科" else f"{dept}护理常规 二级护理"
+        tl.add(admitted, "inpatient_order", {"ordered_at": ordered, "kind": "long_term", "content": nursing, "doctor": doctor},
+               {"stay_id": stay_key})
+        tl.add(admitted, "inpatient_order", {"ordered_at": ordered, "kind": "temporary", "content": "血常规、C反应蛋白、肝肾功能、心电图",
+                                             "doctor": doctor}, {"stay_id": stay_key})
+        for drug in drugs:
+            dose, route, freq = _INPATIENT_RX[drug]
+            info = self.town.drugs[drug]
+            order: dict[str, Any] = {"ordered_at": ordered, "kind": "long_term", "content": f"{info['name']} {dose}{info['unit']} {route} {freq}",
+                                     "drug": drug, "dose": dose, "dose_unit": info["unit"], "route": route, "frequency": freq,
+                                     "doctor": doctor}
+            if t_out is not None:
+                order["stopped_at"] = t_out
+                order["stopped_by"] = doctor
+            tl.add(admitted, "inpatient_order", order, {"stay_id": stay_key})
+        if discharged is None or died:
+            return
+        oral = [d for d in drugs if _INPATIENT_RX[d][1] == "po" and d in _RX]
+        medication = [self.rx_item(d, p, discharged, days=7) for d in oral]
+        medication += [self.rx_item(d, p, discharged) for d in p.regimen]
+        summary: dict[str, Any] = {
+            "admission_time": t_in, "discharge_time": t_out,
+            "admission_condition": f"因{_STAY_REASONS.get(icd, '病情需要')}入院。",
+            "course_in_hospital": course, "discharge_condition": "病情好转，生命体征平稳，饮食睡眠可。",
+            "discharge_diagnoses": diagnoses, "follow_up_advice": "按时服药，注意休息，1周后门诊复诊，不适随诊。",
+            "doctor": doctor,
+        }
+        if medication:
+            summary["discharge_medication"] = medication
+        tl.add(discharged, "discharge_summary", summary, {"stay_id": stay_key})
+
+    def death(self, tl: _Timeline) -> None:
+        rng = self.rng
+        p = tl.p
+        assert p.death is not None and p.death_cause is not None
+        cause = p.death_cause
+        day = p.death
+        immediate, chain = _DEATH_CAUSES[cause]
+        acute = cause in ("I63.9", "I61.9", "I21.9", "V89.2", "T75.1")
+        place = (self.weighted(((0.35, "home"), (0.3, "en_route"), (0.35, "emergency"))) if acute
+                 else self.weighted(((0.72, "home"), (0.2, "ward"), (0.05, "nursing_home"), (0.03, "other_institution"))))
+        minutes = rng.randrange(0, 24 * 60)
+        when = self.at(day, minutes)
+        if place == "ward" and cause in ("J44.9", "J18.9", "I50.9", "N18.9", "R54", "W19"):
+            admitted = day - rng.randrange(2, 9)
+            if admitted >= tl.begin:
+                icd = {"J44.9": "J44.1", "J18.9": "J18.9", "I50.9": "I50.9", "N18.9": "N18.9", "R54": "J18.9", "W19": "J18.9"}[cause]
+                self.inpatient(tl, admitted, day, (icd, "内科", 0, 0, 0, "", ()), died=self.at(day, max(minutes, 12 * 60)))
+                when = self.at(day, max(minutes, 12 * 60))
+            else:
+                place = "home"
+        if cause.startswith("C") and day - 120 >= tl.begin and rng.random() < 0.7:
+            seen = day - rng.randrange(120, 400)
+            if seen >= tl.begin:
+                what = {"C34.9": "咳嗽、痰中带血2月，胸片示左肺门肿块", "C15.9": "进行性吞咽困难2月",
+                        "C16.9": "上腹痛、消瘦3月，黑便", "C22.0": "右上腹痛、消瘦，B超示肝占位"}[cause]
+                out = self.referral_out(tl, seen, self.at(seen, self.clinic_time()), cause, f"{what}，疑恶性肿瘤", "urgent")
+                if seen + 21 < day:
+                    self.referral_back(tl, seen + rng.randrange(10, 21), out, cause, f"病理确诊为{chain[-1][0]}，已失去手术机会。",
+                                       "姑息治疗及止痛，家属要求回家休养，请基层协助居家照护。")
+        elif acute and cause.startswith("I") and place != "home" and rng.random() < 0.5:
+            self.referral_out(tl, day, self.at(day, max(0, minutes - 60)), cause,
+                              "突发胸痛、大汗，疑急性心肌梗死" if cause == "I21.9" else "突发意识障碍、肢体无力，疑急性脑血管病",
+                              "emergency")
+        certified = min(self.today, day + rng.randrange(0, 3))
+        data: dict[str, Any] = {
+            "death_time": when, "place": place, "immediate_cause": immediate,
+            "causes_chain": [{k: v for k, v in (("description", d), ("icd10", i), ("interval", t)) if v} for d, i, t in chain],
+            "underlying_cause": cause,
+            "certifier": self.village_doctors[p.hh.village.code] if place == "home" else self.pick(self.doctors),
+            "certificate_number": f"S{self.town.code}{dt.date.fromordinal(day).year % 100:02d}{self.next_serial():06d}",
+            "certified_on": self.iso(certified),
+        }
+        others = [{"description": n, "icd10": c} for c, y, n in (("I10", p.htn, "高血压病"), ("E11.9", p.dm, "2型糖尿病"))
+                  if y is not None and c not in {i for _, i, _ in chain}]
+        if others:
+            data["other_conditions"] = others
+        tl.add(day, "death", data)
+
+    # -- maternal and child care ----------------------------------------------------------------------
+
+    def pregnancy(self, tl: _Timeline, lmp: int, delivered: int, twins: bool) -> None:
+        """Registration, five prenatal visits, delivery (with the newborns as residents) and postpartum visits."""
+        rng = self.rng
+        w = tl.p
+        registered = lmp + rng.randrange(8 * 7, 13 * 7)
+        if registered > self.today or registered >= delivered:
+            return
+        age = w.age(registered)
+        parity = len([c for c in w.children if c.born < lmp])
+        risks = []
+        if age >= 35:
+            risks.append("高龄孕妇（≥35岁）")
+        if parity and rng.random() < 0.3:
+            risks.append("瘢痕子宫（既往剖宫产史）")
+        hgb = rng.randrange(100, 132)
+        if hgb < 110:
+            risks.append("妊娠期贫血")
+        sbp, dbp = rng.randrange(98, 128), rng.randrange(60, 82)
+        doctor = self.pick(self.public_health)
+        reg: dict[str, Any] = {
+            "registered_on": self.iso(registered), "last_menstrual_period": self.iso(lmp),
+            "expected_delivery_date": self.iso(lmp + 280), "gravidity": parity + 1 + (rng.random() < 0.25),
+            "parity": parity, "high_risk_factors": risks, "doctor": doctor,
+            "first_check": {"gestational_weeks": (registered - lmp) // 7, "weight_kg": round(w.weight, 1),
+                            "height_cm": round(max(140.0, w.height), 1), "systolic": sbp, "diastolic": dbp, "hemoglobin": hgb,
+                            "hbsag": "positive" if rng.random() < 0.05 else "negative", "syphilis": "negative",
+                            "hiv": "negative", "findings": "心肺听诊未见异常，妇科检查未见异常。"},
+        }
+        if w.spouse is not None:
+            reg["husband_name"] = w.spouse.name
+        reg_key = tl.add(registered, "pregnancy_registration", reg)
+        plan = [lmp + 7 * rng.randrange(lo, hi + 1) + rng.randrange(7) for lo, hi in _PRENATAL_WEEKS]
+        plan = [d for d in plan if registered < d < delivered and d <= self.today]
+        for i, day in enumerate(plan):
+            weeks, days = divmod(day - lmp, 7)
+            visit: dict[str, Any] = {
+                "visit_date": self.iso(day), "gestational_weeks": weeks, "gestational_days": days,
+                "weight_kg": round(w.weight + max(0, weeks - 12) * 0.45 + rng.uniform(-0.5, 0.5), 1),
+                "systolic": rng.randrange(98, 130), "diastolic": rng.randrange(60, 84),
+                "findings": "未见异常", "high_risk": bool(risks), "high_risk_factors": risks,
+                "advice": ("补充叶酸，注意营养，按时产检" if weeks < 28 else "自数胎动，注意休息" if weeks < 37
+                           else "做好分娩准备，如有规律宫缩、破水、阴道流血及时住院"),
+                "next_visit_date": self.iso(plan[i + 1] if i + 1 < len(plan) else day + 7), "doctor": doctor,
+            }
+            if weeks >= 12:
+                visit["fetal_heart_rate"] = rng.randrange(128, 158)
+            if weeks >= 20:
+                visit["fundal_height_cm"] = float(max(15, weeks - rng.randrange(0, 4)))
+                visit["abdominal_circumference_cm"] = float(80 + (weeks - 20) + rng.randrange(0, 6))
+            if i in (0, 3):
+                visit["hemoglobin"] = rng.randrange(100, 130)
+            tl.add(day, "prenatal_visit", visit, {"pregnancy_id": reg_key})
+            if i == 1 and rng.random() < 0.7:
+                image = self.image("fetus", w, day, weeks=weeks)
+                for k in ("_item", "_price", "_order"):
+                    image.pop(k)
+                image["institution"] = "南部县妇幼保健院"
+                image["examined_at"] = self.at(day, self.clinic_time())
+                image["reported_at"] = image["examined_at"]
+                tl.add(day, "imaging_report", image)
+        if delivered > self.today:
+            return
+        self.delivery(tl, reg_key, lmp, delivered, twins)
+
+    def delivery(self, tl: _Timeline, reg_key: str, lmp: int, delivered: int, twins: bool) -> None:
+        rng = self.rng
+        w = tl.p
+        weeks = max(20, min(45, (delivered - lmp) // 7))
+        mode = self.weighted(((0.58, "vaginal"), (0.38, "cesarean"), (0.02, "vacuum"), (0.02, "forceps")))
+        if twins and mode == "vaginal":
+            mode = "cesarean"
+        place = self.weighted(((0.82, "hospital"), (0.14, "mch"), (0.04, "township")))
+        place_name = {"hospital": "南部县人民医院", "mch": "南部县妇幼保健院", "township": self.town.clinic}[place]
+        minutes = rng.randrange(0, 24 * 60)
+        when = self.at(delivered, minutes)
+        father = w.spouse
+        newborns = []
+        refs: dict[str, str] = {}
+        midwife = self.pick(self.county_doctors)
+        for order in range(1, 3 if twins else 2):
+            sex = "1" if rng.random() < 0.53 else "2"
+            base = 3250 if weeks >= 37 else 2300 - (37 - weeks) * 180
+            weight_g = int(max(900, min(4600, rng.gauss(base - 500 * twins + 100 * (sex == "1"), 380))))
+            length = round(max(35.0, min(56.0, 50 + (weight_g - 3300) / 250 + rng.gauss(0, 1))), 1)
+            hh = w.hh
+            rel = ("41" if sex == "1" else "42") if w.rel == "38" else ("20" if sex == "1" else "30")
+            surname = father.surname if father is not None and father.surname else w.surname
+            child = _Person(hh.next_key(), hh, sex, delivered, surname, self.given_name(sex, dt.date.fromordinal(delivered).year),
+                            rel=rel, mother=w, father=father, newborn=True)
+            child.ethnicity = w.ethnicity if w.ethnicity != "01" and rng.random() < 0.5 else (father.ethnicity if father else "01")
+            self.profile(child)
+            child.death = child.death_cause = None
+            child.phone = w.phone or (father.phone if father else None)
+            w.children.append(child)
+            if father is not None:
+                father.children.append(child)
+            tl.add_resident(delivered, self.resident(child))
+            apgar1 = rng.choice((8, 9, 9, 10, 10)) if weeks >= 36 else rng.choice((6, 7, 8))
+            nb: dict[str, Any] = {"sex": sex, "outcome": "live", "weight_g": weight_g, "length_cm": length,
+                                  "apgar_1min": apgar1, "apgar_5min": min(10, apgar1 + 1)}
+            refs[f"newborns.{order - 1}.child_resident_id"] = child.key
+            newborns.append(nb)
+            child.birth_info = {
+                "birth_time": when, "place": place, "place_name": place_name, "child_name": child.name, "sex": sex,
+                "weight_g": weight_g, "length_cm": length, "gestational_weeks": weeks, "mother_name": w.name,
+                "birth_certificate_number": f"{self.pick('NOPQR')}{510000000 + self.next_serial()}",
+                "midwife": midwife,
+            }
+            if twins:
+                child.birth_info["multiple_birth_order"] = order
+            if w.id_number:
+                child.birth_info["mother_id_number"] = w.id_number
+            if father is not None:
+                child.birth_info["father_name"] = father.name
+            child.pregnancy_key = reg_key
+        blood = rng.randrange(300, 650) if mode == "cesarean" else rng.randrange(120, 400)
+        data: dict[str, Any] = {
+            "delivery_time": when, "gestational_weeks": weeks, "mode": mode, "place": place, "place_name": place_name,
+            "outcome": "good", "blood_loss_ml": blood, "newborns": newborns, "attended_by": midwife,
+        }
+        if blood >= 500 and mode == "vaginal":
+            data["complications"] = "产后出血"
+            data["outcome"] = "complication"
+        tl.add(delivered, "delivery", data, {"pregnancy_id": reg_key, **refs})
+        for offset in (rng.randrange(3, 8), rng.randrange(42, 50)):
+            day = delivered + offset
+            if day > tl.end:
+                break
+            abnormal = rng.random() < 0.05
+            visit: dict[str, Any] = {
+                "visit_date": self.iso(day), "days_after_delivery": offset,
+                "temperature_c": round(rng.uniform(36.3, 37.2), 1), "systolic": rng.randrange(100, 130),
+                "diastolic": rng.randrange(62, 84), "general_health": "一般情况良好，饮食睡眠可",
+                "mental_state": {"status": "normal"},
+                "breast": {"status": "abnormal", "note": "左乳外上象限胀痛、可触及硬结，考虑乳汁淤积"} if abnormal else {"status": "normal"},
+                "lochia": {"status": "normal", "note": "血性恶露，量少，无异味" if offset < 10 else "恶露已净"},
+                "uterus": {"status": "normal"},
+                "classification": "abnormal" if abnormal else "normal",
+                "advice": "指导母乳喂养及产褥期卫生，注意营养，42天后复查" if offset < 10 else "产后恢复良好，落实避孕措施",
+                "doctor": self.pick(self.public_health),
+            }
+            if mode == "cesarean":
+                visit["wound"] = {"status": "normal", "note": "腹部切口愈合良好"}
+            tl.add(day, "postpartum_visit", visit, {"pregnancy_id": reg_key})
+
+    def newborn_records(self, tl: _Timeline) -> None:
+        """A child born during the period: the birth record and the home visit in the first week."""
+        rng = self.rng
+        c = tl.p
+        assert c.mother is not None and c.birth_info is not None and c.pregnancy_key is not None
+        tl.add(c.born, "birth", dict(c.birth_info), {"mother_id": c.mother.key, "pregnancy_id": c.pregnancy_key})
+        day = c.born + rng.randrange(3, 8)
+        if day > tl.end:
+            return
+        days_old = day - c.born
+        birth_g = c.birth_info["weight_g"]
+        data: dict[str, Any] = {
+            "visit_date": self.iso(day), "days_old": days_old, "birth_weight_g": birth_g,
+            "weight_g": int(birth_g * rng.uniform(0.93, 1.02)), "temperature_c": round(rng.uniform(36.4, 37.2), 1),
+            "feeding": self.weighted(((0.6, "breast"), (0.3, "mixed"), (0.1, "formula"))),
+            "jaundice": self.weighted(((0.45, "none"), (0.4, "face"), (0.15, "trunk"))),
+            "umbilical_cord": "separated" if days_old >= 7 and rng.random() < 0.5 else "attached",
+            "findings": "一般情况好，哭声响亮，前囟平软，心肺未见异常，脐部干燥",
+            "advice": "坚持母乳喂养，注意保暖，按时接种疫苗，满月时到卫生院健康检查",
+            "next_visit_date": self.iso(c.born + 28 + rng.randrange(0, 5)), "doctor": self.pick(self.public_health),
+        }
+        tl.add(day, "newborn_visit", data, {"pregnancy_id": c.pregnancy_key})
+
+    def child_health(self, tl: _Timeline) -> None:
+        """Well-child checks and the national immunisation schedule for the under-sevens."""
+        rng = self.rng
+        c = tl.p
+        if c.newborn:
+            self.newborn_records(tl)
+        due = [(c.born + round(m * 30.44) + rng.randrange(0, 12), m) for m in _CHECK_MONTHS]
+        for i, (day, months) in enumerate(due):
+            if not tl.begin <= day <= tl.end or rng.random() > 0.93:
+                continue
+            weight, height, head = self.growth(c.sex, months)
+            z = c.z + rng.gauss(0, 0.15)
+            evaluation = "high" if z > 2 else "low" if z < -2 else "normal"
+            data: dict[str, Any] = {
+                "check_date": self.iso(day), "age_months": months,
+                "weight_kg": round(weight * (1 + 0.11 * z), 1), "height_cm": round(height * (1 + 0.035 * z), 1),
+                "weight_for_age": evaluation, "height_for_age": evaluation, "weight_for_height": "normal",
+                "development_passed": rng.random() > 0.02, "findings": "未见异常",
+                "advice": "合理喂养，按时添加辅食，预防意外伤害" if months < 24 else "均衡膳食，户外活动，保护视力及口腔卫生",
+                "doctor": self.pick(self.public_health),
+            }
+            if months <= 36:
+                data["head_circumference_cm"] = round(head * (1 + 0.03 * z), 1)
+            if months in (6, 12, 24, 36):
+                hgb = rng.randrange(102, 135)
+                data["hemoglobin"] = hgb
+                if hgb < 110:
+                    data["findings"] = "轻度贫血"
+                    data["advice"] = "补充含铁丰富的食物，如动物肝脏、红肉，1-3月后复查血红蛋白"
+            if i + 1 < len(due):
+                data["next_check_date"] = self.iso(max(due[i + 1][0], day + 1))
+            tl.add(day, "child_check", data)
+        given: list[tuple[int, int]] = []
+        for j, (vaccine, dose, age_days, route, site, maker) in enumerate(_SCHEDULE):
+            day = c.born + age_days + (0 if age_days == 0 else rng.randrange(0, 10))
+            if not tl.begin <= day <= tl.end or (age_days and rng.random() > 0.97):
+                continue
+            given.append((day, j))
+        for day, j in given:
+            vaccine, dose, age_days, route, site, maker = _SCHEDULE[j]
+            at_birth = age_days == 0
+            minutes = rng.randrange(8 * 60, 16 * 60) if not at_birth else _minutes(c.birth_info["birth_time"]) + 120 if c.birth_info else 600
+            data = {
+                "given_at": self.at(day, minutes), "vaccine": vaccine, "dose_number": dose, "lot_number": self.lot(day),
+                "manufacturer": maker, "site": site, "route": route,
+                "administered_by": self.pick(self.county_doctors if at_birth else self.nurses),
+            }
+            later = [c.born + a for _, _, a, *_ in _SCHEDULE[j + 1:] if c.born + a > day]
+            if later:
+                data["next_due_on"] = self.iso(min(later))
+            tl.add(day, "immunization", data)
+
+
+# --- small tables and helpers used above ----------------------------------------------------------
+
+_COUNTY_HOSPITAL = "H511321001"  # 南部县人民医院
+_PRENATAL_WEEKS = ((16, 20), (21, 24), (28, 30), (33, 36), (37, 40))
+_TIMES = {"qd": 1, "bid": 2, "tid": 3, "qid": 4, "q6h": 4, "q8h": 3, "q12h": 2, "qn": 1, "qod": 0.5, "qw": 1 / 7,
+          "biw": 2 / 7, "prn": 2, "st": 1}
+_SELF_CARE: dict[str, tuple[int, ...]] = {
+    "eating": (0, 3, 5), "grooming": (0, 1, 3, 7), "dressing": (0, 3, 5), "toileting": (0, 1, 5, 10),
+    "activity": (0, 1, 5, 10),
+}
+_STAY_REASONS = {
+    "J18.9": "发热、咳嗽、咳痰3天", "J44.1": "反复咳嗽咳痰10余年，气喘加重3天", "I69.3": "脑梗死后左侧肢体活动不利2月",
+    "I25.1": "反复活动后胸闷1月，加重2天", "K29.1": "上腹痛伴呕吐1天", "M51.2": "腰痛伴右下肢放射痛2周",
+    "J18.0": "发热、咳嗽3天", "A09": "腹泻伴呕吐1天", "I50.9": "气促、双下肢水肿加重1周", "N18.9": "乏力、纳差、水肿2周",
+}
+_TB_DX = _Dx("R05", (15, 99), 0, "flat", 0.6, "", "", "右上肺呼吸音稍低，未闻及明显干湿啰音。",
+             (("compound_licorice_tab",),), imaging=("tb", 1.0), lab=("cbc", 0.8), infection="viral",
+             advice="佩戴口罩，开窗通风，已转县结核病定点医院进一步检查。")
+
+
+def _minutes(when: str) -> int:
+    return int(when[11:13]) * 60 + int(when[14:16])
+
+
+def _half(x: float) -> str:
+    return _num(round(x * 2) / 2)
+
+
+def _num(x: float) -> str:
+    text = f"{x:.3f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def _lab(code: str, name: str, value: float, unit: str | None, ref: tuple[float | None, float | None],
+         digits: int) -> dict[str, Any]:
+    """A numeric lab item with its reference range and the flag the range implies."""
+    v = round(value, digits) if digits else float(round(value))
+    low, high = ref
+    item: dict[str, Any] = {"code": code, "name": name, "value": v}
+    if unit:
+        item["unit"] = unit
+    if low is not None:
+        item["reference_low"] = float(low)
+    if high is not None:
+        item["reference_high"] = float(high)
+    if low is None and high is not None:
+        item["reference_range"] = f"<{high}"
+    elif high is None and low is not None:
+        item["reference_range"] = f">{low}"
+    item["abnormal"] = "H" if high is not None and v > high else "L" if low is not None and v < low else "N"
+    return item

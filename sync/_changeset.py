@@ -152,6 +152,8 @@ def pack_changesets(
     one). ``limit`` caps how many changesets are made in one call.
     """
     out: list[SealedChangeset] = []
+    if limit is not None and limit < 1:
+        return out
     batch: list[dict[str, Any]] = []
     stamps: list[int] = []
     size = 0

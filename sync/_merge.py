@@ -38,8 +38,9 @@ class FieldVersion:
     record_id: str
     based_on: str | None = None  # the resident version the writer edited (its ``supersedes``)
 
-    def key(self) -> tuple[int, str]:
-        return (self.hlc, self.author)
+    def key(self) -> tuple[int, str, str]:
+        # record_id breaks the (impossible but for a cloned node) tie, so every order converges.
+        return (self.hlc, self.author, self.record_id)
 
 
 @dataclass(frozen=True)

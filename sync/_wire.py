@@ -84,12 +84,15 @@ def decompress(data: bytes, *, limit: int = MAX_FRAME_BYTES) -> bytes:
     """Inflate a zlib body, refusing (without inflating it all) one that would exceed ``limit``."""
     if len(data) > MAX_BODY_BYTES:
         raise Malformed(f"body of {len(data)} bytes exceeds the limit of {MAX_BODY_BYTES}")
+    if limit < 0:
+        raise ValueError("limit must not be negative")
     inflater = zlib.decompressobj()
     try:
-        out = inflater.decompress(data, limit)
+        # zlib reads max_length=0 as "no limit": ask for one byte past the limit and check.
+        out = inflater.decompress(data, limit + 1)
     except zlib.error as exc:
         raise Malformed(f"body is not zlib data: {exc}") from None
-    if inflater.unconsumed_tail:
+    if len(out) > limit or inflater.unconsumed_tail:
         raise Malformed(f"body inflates past the limit of {limit} bytes")
     if not inflater.eof:
         raise Malformed("body is truncated (zlib stream does not end)")
