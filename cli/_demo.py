@@ -42,7 +42,9 @@ DEMO_STAFF = [
 @click.option(
     "--years", default=3, show_default=True, type=click.IntRange(0, 30), help="Years of care to generate."
 )
-@click.option("--port", default=8100, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--port", default=8100, show_default=True, type=click.IntRange(1, 65535), help="Port of the clinic node."
+)
 @click.option("--no-serve", is_flag=True, help="Set everything up and print the logins, but do not serve.")
 def demo(base: Path | None, residents: int, years: int, port: int, no_serve: bool) -> None:
     """Start a demo clinic node on 127.0.0.1 filled with a synthetic township; prints its URL and logins.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from ._demo import demo
+from ._hub import hub
 from ._node import node
 from ._synth import synth
 
@@ -30,6 +31,7 @@ def rhip() -> None:
 rhip.add_command(node)
 rhip.add_command(synth)
 rhip.add_command(demo)
+rhip.add_command(hub)
 
 
 def main() -> None:

@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import TextIO
 
 import click
 
-from node import AuthError, HomeError, NodeHome, Role, add_user, create_app, init_home, issue_token
+from node import (
+    AuthError,
+    HomeError,
+    HubConfig,
+    NodeHome,
+    NotEnrolled,
+    Role,
+    SyncClient,
+    SyncError,
+    SyncScheduler,
+    add_user,
+    create_app,
+    enroll,
+    init_home,
+    issue_token,
+    sync_interval,
+    sync_status,
+)
 
 __all__ = ["node", "open_home"]
 
@@ -62,7 +80,10 @@ def init(home: Path, clinic: str, name: str) -> None:
     "--port", default=8100, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on."
 )
 def serve(home: Path, host: str, port: int) -> None:
-    """Run the node's web API (and, later, its pages and sync jobs).
+    """Run the node's web API and, once enrolled, sync with the hub in the background.
+
+    Sync runs every sync_interval_s seconds (config.json, default 30) while the
+    hub answers and backs off when it does not; the API never waits for it.
 
     \b
     Example:
@@ -72,10 +93,30 @@ def serve(home: Path, host: str, port: int) -> None:
 
     h = open_home(home)
     db = h.database()
-    app = create_app(db, h.store(db), clinic=h.clinic, name=h.name)
+    store = h.store(db)
+    client: SyncClient | None = None
+    scheduler: SyncScheduler | None = None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if HubConfig.path_in(h.path).exists():
+        try:
+            client = SyncClient.for_home(h, store)
+        except SyncError as exc:
+            raise click.ClickException(str(exc)) from None
+        scheduler = SyncScheduler(client, interval_s=sync_interval(h.path))
+    app = create_app(db, store, clinic=h.clinic, name=h.name, sync=client)
     click.echo(f"node {h.clinic} ({h.name}) listening on http://{host}:{port}/  (API docs: /schema)")
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    if scheduler is None:
+        click.echo("not enrolled with a hub: working offline (rhip node enroll -h)")
+    else:
+        click.echo(f"syncing with {scheduler.client.hub.hub_url} every {scheduler.interval_s:g} s")
+        scheduler.start()
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown()
+        if client is not None:
+            client.close()
 
 
 @node.command("add-user")
@@ -130,3 +171,111 @@ def token(home: Path, user: str, label: str | None) -> None:
         raise click.ClickException(str(exc)) from None
     click.echo(f"bearer token for {user} (send as 'Authorization: Bearer …'):", err=True)
     click.echo(value)
+
+
+@node.command("enroll")
+@HOME
+@click.option("--hub", "hub_url", required=True, help="The regional hub's URL, e.g. https://hub.example.org.")
+@click.option("--token", required=True, help="The one-time enrolment token the hub operator issued.")
+@click.option(
+    "--ca-file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="The region's CA certificate (PEM) to verify an https hub against.",
+)
+def enroll_cmd(home: Path, hub_url: str, token: str, ca_file: Path | None) -> None:
+    """Register this node's key with the hub and keep the hub's (HOME/hub.json).
+
+    \b
+    Example:
+        rhip node enroll --home ./clinic --hub https://hub.example.org --token 7Q4-… --ca-file region-ca.pem
+    """
+    h = open_home(home)
+    try:
+        config = enroll(h, hub_url=hub_url, token=token, ca_file=ca_file)
+    except SyncError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"enrolled node {h.node_id} with hub {config.hub_id} (region {config.region}) at {config.hub_url}"
+    )
+
+
+@node.command("sync")
+@HOME
+def sync_cmd(home: Path) -> None:
+    """Sync with the hub now: push every record it lacks, then pull what this clinic should hold.
+
+    Exits 0 when the hub holds everything; otherwise non-zero with the reason.
+    Nothing is lost either way: unsent records wait in the outbox. A node
+    restored from an old backup (the hub holds more of its feed than its
+    database) refuses to push and keeps everything: re-enrol it as a new node.
+
+    \b
+    Example:
+        rhip node sync --home ./clinic
+    """
+    h = open_home(home)
+    db = h.database()
+    try:
+        client = SyncClient.for_home(h, h.store(db))
+    except SyncError as exc:
+        db.close()
+        raise click.ClickException(str(exc)) from None
+    try:
+        result = client.round()
+    except SyncError as exc:
+        pending = sync_status(db)["pending"]
+        raise click.ClickException(
+            f"sync failed ({exc.reason}): {exc} [{pending} record(s) wait on this node; nothing is lost]"
+        ) from None
+    finally:
+        client.close()
+        db.close()
+    if result.pending:
+        raise click.ClickException(
+            f"{result.pending} record(s) written during the sync are not on the hub yet; run it again"
+        )
+    click.echo(
+        f"the hub holds everything: {result.pushed} changeset(s) sent (hub head {result.hub_head}), "
+        f"{result.pulled} pulled ({result.applied} record(s))"
+    )
+    if result.held:
+        click.echo(
+            f"the hub holds back {result.held} record(s) it cannot apply yet; see rhip node status", err=True
+        )
+
+
+@node.command("status")
+@HOME
+@click.option("--json", "as_json", is_flag=True, help="Print the state as one JSON object.")
+def status_cmd(home: Path, as_json: bool) -> None:
+    """Show how this node stands with the hub: records pending, last sync, hub head, errors.
+
+    --json prints {"pending", "last_sync", "hub_head", "errors"}.
+
+    \b
+    Example:
+        rhip node status --home ./clinic --json
+    """
+    h = open_home(home)
+    db = h.database()
+    try:
+        state = sync_status(db)
+    finally:
+        db.close()
+    if as_json:
+        click.echo(json.dumps(state, ensure_ascii=False))
+        return
+    try:
+        hub = HubConfig.load(h.path)
+        click.echo(f"hub:        {hub.hub_url} ({hub.hub_id}, region {hub.region})")
+    except NotEnrolled:
+        click.echo("hub:        not enrolled (rhip node enroll -h)")
+    except SyncError as exc:
+        click.echo(f"hub:        {exc}")
+    click.echo(f"pending:    {state['pending']} record(s) not yet on the hub")
+    click.echo(f"last sync:  {state['last_sync'] or 'never'}")
+    click.echo(f"hub head:   {'unknown' if state['hub_head'] is None else state['hub_head']}")
+    if not state["errors"]:
+        click.echo("errors:     none")
+    for err in state["errors"]:
+        click.echo(f"- {err['at']} [{err['kind']}: {err['reason']}] {err['message']}")

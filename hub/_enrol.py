@@ -78,7 +78,9 @@ def _malformed(message: str) -> EnrolRefused:
     return EnrolRefused(message, reason="malformed", status_code=400)
 
 
-def enrol(store: HubStore, *, token: str, node_id: str, clinic: str, name: str, public_key: bytes) -> NodeInfo:
+def enrol(
+    store: HubStore, *, token: str, node_id: str, clinic: str, name: str, public_key: bytes
+) -> NodeInfo:
     """Register a node's key with a one-time token; EnrolRefused says why not."""
     try:
         canonical = str(uuid.UUID(node_id))
@@ -119,7 +121,8 @@ def enrol(store: HubStore, *, token: str, node_id: str, clinic: str, name: str, 
             )
         if issued.expires_ms < now:
             raise EnrolRefused(
-                f"this enrolment token expired at {iso(issued.expires_ms)}; ask the hub operator for a new one",
+                f"this enrolment token expired at {iso(issued.expires_ms)}; "
+                "ask the hub operator for a new one",
                 reason="token-unknown",
             )
         tx.use_token(digest, node_id, now)

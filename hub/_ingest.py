@@ -123,10 +123,27 @@ def receive(store: HubStore, frame: bytes, *, node_id: str, key: Ed25519PrivateK
             held: list[HeldRecord] = []
             for idx, record in enumerate(cs.records):
                 problem = apply_record(
-                    tx, router, record, sender=node_id, seq=cs.seq, received_ms=now, now_ms=now, new_id=store.new_id
+                    tx,
+                    router,
+                    record,
+                    sender=node_id,
+                    seq=cs.seq,
+                    received_ms=now,
+                    now_ms=now,
+                    new_id=store.new_id,
                 )
                 if problem is not None:
-                    held.append(tx.hold(node_id, cs.seq, idx, _record_id(record), *problem, now))
+                    held.append(
+                        tx.hold(
+                            node_id,
+                            cs.seq,
+                            idx,
+                            record_id=_record_id(record),
+                            reason=problem[0],
+                            detail=problem[1],
+                            now_ms=now,
+                        )
+                    )
             routed = router.seal(key)
             new_head = head.advance(sealed)
             tx.set_head(new_head, skew_ms=skew, now_ms=now)
@@ -154,7 +171,15 @@ def _quarantine(store: HubStore, sealed: SealedChangeset, frame: bytes, exc: For
     feed, seq = sealed.changeset.feed, sealed.changeset.seq
     with store.transaction() as tx:
         now = store.now_ms()
-        new = tx.quarantine(feed, seq, sealed.hash, exc.held_hash, frame, str(exc), now)
+        new = tx.quarantine(
+            feed,
+            seq,
+            frame_hash=sealed.hash,
+            held_hash=exc.held_hash,
+            frame=frame,
+            detail=str(exc),
+            now_ms=now,
+        )
         if new:
             tx.alert(
                 "fork",

@@ -281,9 +281,7 @@ class Reads:
     # -- residents and the master index --------------------------------------------
 
     def resident_master(self, resident_id: str) -> str | None:
-        value: str | None = self._one(
-            "SELECT master_id FROM residents WHERE resident_id = ?", (resident_id,)
-        )
+        value: str | None = self._one("SELECT master_id FROM residents WHERE resident_id = ?", (resident_id,))
         return value
 
     def master_by_number(self, id_number: str) -> str | None:
@@ -368,7 +366,8 @@ class Writes(Reads):
 
     def revoke_tokens(self, clinic: str, now_ms: int) -> int:
         cur = self.conn.execute(
-            "UPDATE enrol_tokens SET revoked_ms = ? WHERE clinic = ? AND used_ms IS NULL AND revoked_ms IS NULL",
+            "UPDATE enrol_tokens SET revoked_ms = ? "
+            "WHERE clinic = ? AND used_ms IS NULL AND revoked_ms IS NULL",
             (now_ms, clinic),
         )
         return cur.rowcount
@@ -429,7 +428,15 @@ class Writes(Reads):
         )
 
     def hold(
-        self, node_id: str, seq: int, idx: int, record_id: str | None, reason: str, detail: str, now_ms: int
+        self,
+        node_id: str,
+        seq: int,
+        idx: int,
+        *,
+        record_id: str | None,
+        reason: str,
+        detail: str,
+        now_ms: int,
     ) -> HeldRecord:
         cur = self.conn.execute(
             "INSERT INTO held (node_id, seq, idx, record_id, reason, detail, held_ms) VALUES (?,?,?,?,?,?,?)",
@@ -445,19 +452,28 @@ class Writes(Reads):
         self.conn.execute("UPDATE held SET resolved_ms = ? WHERE id = ?", (now_ms, held_id))
 
     def quarantine(
-        self, node_id: str, seq: int, frame_hash: bytes, held_hash: bytes, frame: bytes, detail: str, now_ms: int
+        self,
+        node_id: str,
+        seq: int,
+        *,
+        frame_hash: bytes,
+        held_hash: bytes,
+        frame: bytes,
+        detail: str,
+        now_ms: int,
     ) -> bool:
         """Keep a forked changeset; False if this exact frame was quarantined before."""
         cur = self.conn.execute(
-            "INSERT OR IGNORE INTO quarantine (node_id, seq, frame_hash, held_hash, frame, detail, received_ms) "
-            "VALUES (?,?,?,?,?,?,?)",
+            "INSERT OR IGNORE INTO quarantine "
+            "(node_id, seq, frame_hash, held_hash, frame, detail, received_ms) VALUES (?,?,?,?,?,?,?)",
             (node_id, seq, frame_hash, held_hash, frame, detail, now_ms),
         )
         return cur.rowcount == 1
 
     def alert(self, kind: str, node_id: str | None, detail: str, now_ms: int) -> None:
         self.conn.execute(
-            "INSERT INTO alerts (at_ms, kind, node_id, detail) VALUES (?,?,?,?)", (now_ms, kind, node_id, detail)
+            "INSERT INTO alerts (at_ms, kind, node_id, detail) VALUES (?,?,?,?)",
+            (now_ms, kind, node_id, detail),
         )
 
     # -- residents and the master index --------------------------------------------
@@ -484,18 +500,34 @@ class Writes(Reads):
 
     def set_field(self, resident_id: str, field: str, version: FieldVersion, *, conflict: bool) -> None:
         self.conn.execute(
-            "INSERT OR REPLACE INTO resident_fields (resident_id, field, value, hlc, author, record_id, conflict) "
-            "VALUES (?,?,?,?,?,?,?)",
-            (resident_id, field, _json(version.value), version.hlc, version.author, version.record_id, conflict),
+            "INSERT OR REPLACE INTO resident_fields "
+            "(resident_id, field, value, hlc, author, record_id, conflict) VALUES (?,?,?,?,?,?,?)",
+            (
+                resident_id,
+                field,
+                _json(version.value),
+                version.hlc,
+                version.author,
+                version.record_id,
+                conflict,
+            ),
         )
 
     def flag_conflict(self, resident_id: str, field: str) -> None:
         self.conn.execute(
-            "UPDATE resident_fields SET conflict = 1 WHERE resident_id = ? AND field = ?", (resident_id, field)
+            "UPDATE resident_fields SET conflict = 1 WHERE resident_id = ? AND field = ?",
+            (resident_id, field),
         )
 
     def add_field_history(
-        self, resident_id: str, field: str, version: FieldVersion, *, outcome: str, conflict: bool, now_ms: int
+        self,
+        resident_id: str,
+        field: str,
+        version: FieldVersion,
+        *,
+        outcome: str,
+        conflict: bool,
+        now_ms: int,
     ) -> None:
         self.conn.execute(
             "INSERT INTO resident_field_history "
@@ -567,6 +599,9 @@ class HubStore:
     def node(self, node_id: str) -> NodeInfo | None:
         return self.reads().node(node_id)
 
+    def held(self, node_id: str | None = None) -> list[HeldRecord]:
+        return self.reads().held(node_id)
+
     def status(self) -> dict[str, Any]:
         """What operators watch: every node's head, records, last contact, skew, forks and held records."""
         r = self.reads()
@@ -580,7 +615,7 @@ class HubStore:
                     "head": n.head.seq,
                     "records": r.record_count(n.node_id),
                     "last_seen": iso(n.last_seen_ms),
-                    "skew_s": None if n.skew_ms is None else round(n.skew_ms / 1000, 1),
+                    "skew_s": None if n.skew_ms is None else round(n.skew_ms / 1000, 1) + 0.0,  # no -0.0
                     "quarantined": [q.as_json() for q in r.quarantined(n.node_id)],
                     "held": [h.as_json() for h in r.held(n.node_id)],
                     "revoked": n.revoked,

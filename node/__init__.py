@@ -1,4 +1,4 @@
-"""The township clinic's node: store, search, staff and access, audit, HTTP API.
+"""The township clinic's node: store, search, staff and access, audit, HTTP API, sync with the hub.
 
 Errors::
 
@@ -7,6 +7,12 @@ Errors::
     └── ReadOnlyRecord
     AuthError
     HomeError
+    SyncError
+    ├── NotEnrolled
+    ├── HubUnreachable
+    ├── HubRefused        (.reason: revoked, unknown-node, fork …)
+    ├── HubAnswerInvalid
+    └── FeedBehindHub     (restored from an old backup: re-enrol as a new node)
     schemas.RecordInvalid  (validation, raised through the store)
 """
 
@@ -18,28 +24,45 @@ from ._audit import audit_entries, record_access
 from ._auth import AuthError, Staff, add_user, authenticate, issue_token, list_users, resolve_token
 from ._db import Database
 from ._home import HomeError, NodeHome, init_home
+from ._hub_client import HubConfig
+from ._scheduler import Backoff, SyncScheduler, sync_interval
 from ._store import NodeStore, NotFound, ReadOnlyRecord, Registration, StoreError, Writer
+from ._sync import RoundResult, SyncClient, enroll
+from ._sync_errors import FeedBehindHub, HubAnswerInvalid, HubRefused, HubUnreachable, NotEnrolled, SyncError
+from ._sync_state import sync_status
 from ._tree import file_tree
 
 __all__ = [
     "AuthError",
+    "Backoff",
     "Database",
+    "FeedBehindHub",
     "HomeError",
+    "HubAnswerInvalid",
+    "HubConfig",
+    "HubRefused",
+    "HubUnreachable",
     "NodeHome",
     "NodeStore",
+    "NotEnrolled",
     "NotFound",
     "Permission",
     "ReadOnlyRecord",
     "Registration",
     "Role",
+    "RoundResult",
     "Staff",
     "StoreError",
+    "SyncClient",
+    "SyncError",
+    "SyncScheduler",
     "Writer",
     "add_user",
     "allowed",
     "audit_entries",
     "authenticate",
     "create_app",
+    "enroll",
     "file_tree",
     "init_home",
     "issue_token",
@@ -47,5 +70,7 @@ __all__ = [
     "readable_types",
     "record_access",
     "resolve_token",
+    "sync_interval",
+    "sync_status",
     "writable_types",
 ]

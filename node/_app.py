@@ -23,9 +23,11 @@ from schemas import RecordInvalid, SchemaError, UnknownRecordType, VersionTooNew
 from ._api_records import RecordController
 from ._api_residents import ResidentController
 from ._api_staff import AdminController, CodeController, SessionController, StatusController
+from ._api_sync import SyncController
 from ._auth import AuthError
 from ._db import Database
 from ._store import NodeStore, NotFound, ReadOnlyRecord
+from ._sync import SyncClient
 from ._web_auth import TokenAuthMiddleware
 
 __all__ = ["create_app"]
@@ -102,8 +104,15 @@ def healthz() -> dict[str, str]:
 
 
 def create_app(
-    db: Database, store: NodeStore, *, clinic: str = "", name: str = "", debug: bool = False
+    db: Database,
+    store: NodeStore,
+    *,
+    clinic: str = "",
+    name: str = "",
+    debug: bool = False,
+    sync: SyncClient | None = None,
 ) -> Litestar:
+    """The node's API; ``sync`` is the hub client of an enrolled node (None: "sync now" answers 409)."""
     auth = DefineMiddleware(
         TokenAuthMiddleware,
         exclude=["^/schema", "^/healthz", "^/api/v1/auth/login"],
@@ -118,6 +127,7 @@ def create_app(
             RecordController,
             CodeController,
             AdminController,
+            SyncController,
         ],
         middleware=[auth],
         exception_handlers={
@@ -144,4 +154,5 @@ def create_app(
     app.state.store = store
     app.state.clinic = clinic
     app.state.name = name
+    app.state.sync = sync
     return app

@@ -19,6 +19,7 @@ Rules:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import sqlite3
@@ -676,10 +677,9 @@ class Writer:
                 "this node may have been restored from an old backup"
             )
         schemas.validate(env.type, env.data, version=env.v)
-        try:
+        # A clock running ahead must not drag ours along; its stamps are clamped when merged.
+        with contextlib.suppress(ClockDrift):
             self.store.clock.observe(Stamp.unpack(env.hlc), self.store._wall_ms())
-        except ClockDrift:
-            pass  # a clock running ahead must not drag ours along; the stamp is clamped when merged
         self._append(env)
         superseded_by = self.conn.execute(
             "SELECT 1 FROM records WHERE supersedes = ? LIMIT 1", (env.id,)
@@ -693,7 +693,9 @@ class Writer:
                 self._merge_remote_demographics(local_id, env)
         return True
 
-    def apply_link(self, resident_id: str, remote: list[tuple[str, str | None]], *, master_id: str | None) -> int:
+    def apply_link(
+        self, resident_id: str, remote: list[tuple[str, str | None]], *, master_id: str | None
+    ) -> int:
         """Link a local resident to the same person's residents at other clinics; returns links added.
 
         Demographics already pulled about a newly linked remote resident are merged now.
@@ -703,11 +705,13 @@ class Writer:
             if remote_id == resident_id:
                 continue
             exists = self.conn.execute(
-                "SELECT 1 FROM links WHERE resident_id = ? AND remote_resident_id = ?", (resident_id, remote_id)
+                "SELECT 1 FROM links WHERE resident_id = ? AND remote_resident_id = ?",
+                (resident_id, remote_id),
             ).fetchone()
             self.conn.execute(
-                "INSERT INTO links (resident_id, master_id, remote_resident_id, remote_node) VALUES (?,?,?,?) "
-                "ON CONFLICT (resident_id, remote_resident_id) DO UPDATE SET master_id = excluded.master_id, "
+                "INSERT INTO links (resident_id, master_id, remote_resident_id, remote_node) "
+                "VALUES (?,?,?,?) ON CONFLICT (resident_id, remote_resident_id) "
+                "DO UPDATE SET master_id = excluded.master_id, "
                 "remote_node = coalesce(excluded.remote_node, remote_node)",
                 (resident_id, master_id, remote_id, remote_node),
             )
@@ -737,10 +741,12 @@ class Writer:
 
     def _merge_remote_demographics(self, local_id: str, env: RecordEnvelope) -> None:
         """Merge a pulled resident version into a linked local resident, field by field."""
-        row = self.conn.execute("SELECT data FROM residents WHERE id = ?", (local_id,)).fetchone()
+        row = self.conn.execute(
+            "SELECT data, updated_hlc FROM residents WHERE id = ?", (local_id,)
+        ).fetchone()
         if row is None:
             return
-        current = json.loads(row[0])
+        current, updated_hlc = json.loads(row[0]), row[1]
         body = schemas.validate("resident", env.data, version=env.v)
         fields = env.changed if env.changed is not None else tuple(sorted(body))
         hlc = clamp_stamp(env.hlc, self.store._wall_ms(), REMOTE_CLOCK_LIMIT_MS)
@@ -783,30 +789,37 @@ class Writer:
                 losses += [(field, "conflict") for field, _ in wins]
                 wins = []
         for field, outcome in losses:
-            value = body.get(field)
-            self.conn.execute(
-                "INSERT INTO resident_field_history "
-                "(resident_id, field, value, hlc, author, record_id, outcome) VALUES (?,?,?,?,?,?,?)",
-                (local_id, field, _dumps(value) if value is not None else None, env.hlc, env.author, env.id, outcome),
-            )
+            self._remote_history(local_id, field, body.get(field), env, outcome)
         if not wins:
             return
         for field, conflict in wins:
-            value = body.get(field)
             self.conn.execute(
                 "UPDATE resident_field_history SET outcome = ? "
                 "WHERE resident_id = ? AND field = ? AND outcome = 'current'",
                 ("conflict" if conflict else "superseded", local_id, field),
             )
-            self.conn.execute(
-                "INSERT INTO resident_field_history "
-                "(resident_id, field, value, hlc, author, record_id, outcome) VALUES (?,?,?,?,?,?, 'current')",
-                (local_id, field, _dumps(value) if value is not None else None, env.hlc, env.author, env.id),
-            )
+            self._remote_history(local_id, field, body.get(field), env, "current")
             self.conn.execute(
                 "INSERT OR REPLACE INTO resident_fields (resident_id, field, hlc, author, record_id) "
                 "VALUES (?,?,?,?,?)",
                 (local_id, field, hlc, env.author, env.id),
             )
-        self._write_resident_row(local_id, merged, hlc, registered=False)
+        self._write_resident_row(local_id, merged, max(hlc, updated_hlc), registered=False)
         _search.index_resident(self.conn, local_id, merged)
+
+    def _remote_history(
+        self, local_id: str, field: str, value: Any, env: RecordEnvelope, outcome: str
+    ) -> None:
+        self.conn.execute(
+            "INSERT INTO resident_field_history "
+            "(resident_id, field, value, hlc, author, record_id, outcome) VALUES (?,?,?,?,?,?,?)",
+            (
+                local_id,
+                field,
+                _dumps(value) if value is not None else None,
+                env.hlc,
+                env.author,
+                env.id,
+                outcome,
+            ),
+        )

@@ -163,4 +163,9 @@ def sync_status(db: Database) -> dict[str, Any]:
             "SELECT at, reason, message, record_id FROM pulled_held ORDER BY at, record_id"
         )
     ]
-    return {"pending": int(pending), "last_sync": state.get("last_sync"), "hub_head": hub_seq, "errors": errors}
+    return {
+        "pending": int(pending),
+        "last_sync": state.get("last_sync"),
+        "hub_head": hub_seq,
+        "errors": errors,
+    }

@@ -182,7 +182,9 @@ def _codes(name: str) -> list[str]:
 
 
 def test_migrations_recorded_once(store: NodeStore) -> None:
-    assert store.db.applied_migrations() == [1]
+    from node._db import MIGRATIONS
+
+    assert store.db.applied_migrations() == [m[0] for m in MIGRATIONS]
     again = Database(store.db.path)
     assert again.migrate() == []
     again.close()
@@ -228,3 +230,17 @@ def test_every_committed_record_has_exactly_one_outbox_entry(store: NodeStore, o
             pass
     n_records, n_outbox, mismatches = outbox_invariant(store.db.path)
     assert mismatches == 0 and n_records == n_outbox
+
+
+def test_a_failing_migration_leaves_nothing_behind(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from node import _db
+
+    broken = [*_db.MIGRATIONS, (99, "broken", ["CREATE TABLE half_done (x)", "THIS IS NOT SQL"])]
+    monkeypatch.setattr(_db, "MIGRATIONS", broken)
+    with pytest.raises(sqlite3.OperationalError):
+        Database(tmp_path / "n.db")
+    conn = sqlite3.connect(tmp_path / "n.db")
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    versions = [r[0] for r in conn.execute("SELECT version FROM migrations")] if "migrations" in tables else []
+    conn.close()
+    assert "half_done" not in tables and 99 not in versions

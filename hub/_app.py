@@ -1,0 +1,343 @@
+"""The hub's HTTP API (Litestar): the sync endpoints of docs/sync.md and the operators' status.
+
+Rules:
+1. Every ``/sync/v1`` request but enrolment is signed by an enrolled node
+   (``sync.verify_request``, stamps within 3 days of the hub's clock) and
+   may only touch that node's own feeds.
+2. Bodies are read with a bound (``sync.MAX_BODY_BYTES``): a larger one is
+   refused with 413 before it is all in memory.
+3. Every error is JSON ``{"status_code", "detail", "reason"}``; bad input is
+   a 4xx, never a 500.
+4. Binary bodies, both ways, are zlib-compressed msgpack (``application/x-rhip-frame``).
+5. Store calls run in worker threads; nothing personal is logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Annotated, Any, TypeVar
+
+import anyio.to_thread
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from litestar import Litestar, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.params import FromPath, QueryParameter
+
+from sync import (
+    MAX_BODY_BYTES,
+    BadSignature,
+    ChainBroken,
+    Fork,
+    Malformed,
+    PeerError,
+    compress,
+    decompress,
+    encode,
+    public_bytes,
+    seal_head,
+    verify_request,
+)
+
+from ._enrol import EnrolRefused, enrol
+from ._feeds import MAX_PULL_LIMIT, pull_body
+from ._ingest import known_node, receive, retry_held
+from ._store import HubError, HubStore, NodeInfo, NodeRefused
+
+__all__ = ["FRAME_MEDIA_TYPE", "REQUEST_WINDOW_MS", "HubState", "Refused", "create_app"]
+
+log = logging.getLogger("rhip.hub.api")
+
+FRAME_MEDIA_TYPE = "application/x-rhip-frame"
+REQUEST_WINDOW_MS = 3 * 24 * 3600 * 1000  # clinic clocks drift by days; changesets guard themselves by seq
+LOOPBACK = frozenset({"127.0.0.1", "::1"})
+_T = TypeVar("_T")
+
+
+class Refused(HubError):
+    """A request the hub answers with an error (``status_code``, ``reason``, extra JSON keys)."""
+
+    def __init__(self, status_code: int, reason: str, detail: str, **extra: Any) -> None:
+        super().__init__(detail)
+        self.status_code = status_code
+        self.reason = reason
+        self.extra = extra
+
+
+@dataclass(frozen=True)
+class HubState:
+    store: HubStore
+    key: Ed25519PrivateKey
+    hub_id: str
+    region: str
+    operator_hosts: frozenset[str]
+
+
+def _state(request: Request[Any, Any, Any]) -> HubState:
+    state: HubState = request.app.state.hub
+    return state
+
+
+async def _run(fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
+    return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs))
+
+
+def _error(status: int, reason: str, detail: str, **extra: Any) -> Response[dict[str, Any]]:
+    return Response({"status_code": status, "detail": detail, "reason": reason, **extra}, status_code=status)
+
+
+def _frame_response(body: bytes, status: int = 200) -> Response[bytes]:
+    return Response(body, status_code=status, media_type=FRAME_MEDIA_TYPE)
+
+
+# -- requests ---------------------------------------------------------------------
+
+
+async def _body(request: Request[Any, Any, Any]) -> bytes:
+    """The request body, refusing (413) one over MAX_BODY_BYTES without reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_BODY_BYTES):
+        if not declared.isdigit():
+            raise Refused(400, "malformed", f"Content-Length {declared!r} is not a number")
+        raise Refused(413, "too-large", f"body of {declared} bytes is over the limit of {MAX_BODY_BYTES}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise Refused(413, "too-large", f"body is over the limit of {MAX_BODY_BYTES} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _signed_path(request: Request[Any, Any, Any]) -> str:
+    # Some ASGI transports (httpx's) put the query into raw_path; the query string is the truth.
+    path = (request.scope.get("raw_path") or request.scope["path"].encode()).split(b"?", 1)[0]
+    query = request.scope.get("query_string") or b""
+    text = path.decode("latin-1")
+    return f"{text}?{query.decode('latin-1')}" if query else text
+
+
+async def _signed(request: Request[Any, Any, Any], node_id: str, body: bytes) -> NodeInfo:
+    """The enrolled node that signed this request, if it may act on ``node_id``'s feeds."""
+    hub = _state(request)
+    signer = request.headers.get("x-rhip-node")
+    stamp = request.headers.get("x-rhip-time")
+    signature = request.headers.get("x-rhip-signature")
+    if not signer or not stamp or not signature:
+        raise Refused(400, "malformed", "sign the request: X-Rhip-Node, X-Rhip-Time and X-Rhip-Signature")
+    try:
+        wall_ms, sig = int(stamp), bytes.fromhex(signature)
+    except ValueError:
+        raise Refused(400, "malformed", "X-Rhip-Time must be an integer and X-Rhip-Signature hex") from None
+    node = await _run(lambda: known_node(hub.store.reads(), signer))  # reads on the worker's connection
+    try:
+        verify_request(
+            node.public_key,
+            sig,
+            method=request.method,
+            path=_signed_path(request),
+            node_id=signer,
+            wall_ms=wall_ms,
+            body=body,
+            now_ms=hub.store.now_ms(),
+            window_ms=REQUEST_WINDOW_MS,
+        )
+    except BadSignature:
+        raise Refused(403, "bad-signature", f"request is not signed by the key of node {signer}") from None
+    except Malformed as exc:
+        raise Refused(400, "malformed", f"{exc}; the node's clock is wrong, set it and retry") from None
+    if signer != node_id:
+        raise Refused(403, "bad-signature", f"node {signer} may only use its own feeds, not {node_id}'s")
+    await _run(_touch, hub.store, signer)  # operators watch when each clinic was last heard from
+    return node
+
+
+def _touch(store: HubStore, node_id: str) -> None:
+    with store.transaction() as tx:
+        tx.touch_node(node_id, store.now_ms())
+
+
+# -- handlers -----------------------------------------------------------------------
+
+
+@post("/sync/v1/enroll", status_code=201)
+async def enroll(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
+    """Register a node's key with a one-time token from the hub operator."""
+    hub = _state(request)
+    try:
+        data = json.loads(await _body(request))
+    except ValueError:
+        raise Refused(400, "malformed", "body must be JSON") from None
+    fields = ("token", "node_id", "clinic", "name", "public_key")
+    if not isinstance(data, dict) or not all(isinstance(data.get(f), str) for f in fields):
+        raise Refused(400, "malformed", f"body must be a JSON object with text fields {', '.join(fields)}")
+    try:
+        public_key = bytes.fromhex(data["public_key"])
+    except ValueError:
+        raise Refused(400, "malformed", "public_key must be hex") from None
+    node = await _run(
+        enrol,
+        hub.store,
+        token=data["token"],
+        node_id=data["node_id"],
+        clinic=data["clinic"],
+        name=data["name"],
+        public_key=public_key,
+    )
+    log.info("node %s of clinic %s enrolled", node.node_id, node.clinic)
+    return Response(
+        {
+            "hub_id": hub.hub_id,
+            "region": hub.region,
+            "hub_public_key": public_bytes(hub.key).hex(),
+            "head": {"seq": node.head.seq, "hash": node.head.hash.hex()},
+        },
+        status_code=201,
+    )
+
+
+@get("/sync/v1/feeds/{node_id:str}/head")
+async def feed_head(request: Request[Any, Any, Any], node_id: FromPath[str]) -> Response[bytes]:
+    """The hub's signed head of the node's feed: where its next push starts."""
+    hub = _state(request)
+    node = await _signed(request, node_id, await _body(request))
+    return _frame_response(compress(seal_head(node.head, hub.store.now_ms(), hub.key).frame))
+
+
+@post("/sync/v1/feeds/{node_id:str}/changesets", status_code=200)
+async def push(request: Request[Any, Any, Any], node_id: FromPath[str]) -> Response[bytes]:
+    """Take one changeset of the node's feed."""
+    hub = _state(request)
+    body = await _body(request)
+    await _signed(request, node_id, body)
+    frame = decompress(body)
+    receipt = await _run(receive, hub.store, frame, node_id=node_id, key=hub.key)
+    answer = {
+        "verdict": str(receipt.verdict),
+        "head": seal_head(receipt.head, hub.store.now_ms(), hub.key).frame,
+        "held": [{"record_id": h.record_id, "reason": h.reason} for h in receipt.held],
+    }
+    return _frame_response(compress(encode(answer)))
+
+
+@get("/sync/v1/pull/{node_id:str}")
+async def pull(
+    request: Request[Any, Any, Any],
+    node_id: FromPath[str],
+    after: Annotated[int, QueryParameter(ge=0)] = 0,
+    limit: Annotated[int, QueryParameter(ge=1, le=MAX_PULL_LIMIT)] = 100,
+) -> Response[bytes]:
+    """The hub feed's frames for the node after its cursor."""
+    hub = _state(request)
+    await _signed(request, node_id, await _body(request))
+    body = await _run(lambda: pull_body(hub.store.reads(), node_id, after=after, limit=limit))
+    return _frame_response(body)
+
+
+@get("/sync/v1/held/{node_id:str}")
+async def held(request: Request[Any, Any, Any], node_id: FromPath[str]) -> list[dict[str, Any]]:
+    """The node's records the hub holds, with reasons."""
+    hub = _state(request)
+    await _signed(request, node_id, await _body(request))
+    records = await _run(hub.store.held, node_id)
+    return [h.as_json() for h in records]
+
+
+@get("/api/v1/status")
+async def status(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """What operators watch (same as ``rhip hub status --json``); answered on loopback only."""
+    hub = _state(request)
+    client = request.client.host if request.client else ""
+    if client not in hub.operator_hosts:
+        raise Refused(403, "forbidden", "the hub's status is for operators on the hub machine (loopback)")
+    return await _run(hub.store.status)
+
+
+@get("/healthz", include_in_schema=False)
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+# -- errors ---------------------------------------------------------------------------
+
+
+def _refused(_: Request[Any, Any, Any], exc: Refused) -> Response[dict[str, Any]]:
+    return _error(exc.status_code, exc.reason, str(exc), **exc.extra)
+
+
+def _node_refused(_: Request[Any, Any, Any], exc: NodeRefused) -> Response[dict[str, Any]]:
+    return _error(403, exc.reason, str(exc))
+
+
+def _enrol_refused(_: Request[Any, Any, Any], exc: EnrolRefused) -> Response[dict[str, Any]]:
+    return _error(exc.status_code, exc.reason, str(exc))
+
+
+def _peer(_: Request[Any, Any, Any], exc: PeerError) -> Response[dict[str, Any]]:
+    if isinstance(exc, ChainBroken):
+        return _error(409, exc.reason, str(exc), expected_seq=exc.expected_seq)
+    if isinstance(exc, Fork):
+        return _error(409, exc.reason, f"{exc}; the changeset is quarantined and the operator alerted")
+    return _error(400, exc.reason, str(exc))
+
+
+_HTTP_REASONS = {400: "malformed", 404: "not-found", 405: "method-not-allowed", 413: "too-large"}
+
+
+def _http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    detail = exc.detail
+    if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
+        detail = "; ".join(
+            f"{item.get('key', 'request')}: {item.get('message', 'is invalid')}"
+            for item in exc.extra
+            if isinstance(item, dict)
+        )
+    return _error(exc.status_code, _HTTP_REASONS.get(exc.status_code, "http-error"), detail)
+
+
+def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    # Never log bodies or parameters: they carry personal data.
+    log.error(
+        "internal error on %s %s: %s", request.method, request.url.path, type(exc).__name__, exc_info=exc
+    )
+    return _error(500, "internal", "internal error; the hub operator can see the log")
+
+
+def create_app(
+    store: HubStore,
+    *,
+    key: Ed25519PrivateKey,
+    hub_id: str,
+    region: str,
+    operator_hosts: frozenset[str] = LOOPBACK,
+    retry_on_startup: bool = True,
+    debug: bool = False,
+) -> Litestar:
+    """The hub's app over ``store``, signing with ``key``; held records are retried at start-up."""
+    hub = HubState(store, key, hub_id, region, operator_hosts)
+
+    async def startup() -> None:
+        if retry_on_startup:
+            await _run(retry_held, store, key)
+
+    return Litestar(
+        route_handlers=[enroll, feed_head, push, pull, held, status, healthz],
+        exception_handlers={
+            Refused: _refused,
+            NodeRefused: _node_refused,
+            EnrolRefused: _enrol_refused,
+            PeerError: _peer,
+            HTTPException: _http,
+            Exception: _internal,
+        },
+        on_startup=[startup],
+        request_max_body_size=MAX_BODY_BYTES,
+        state=State({"hub": hub}),
+        openapi_config=None,
+        debug=debug,
+    )
