@@ -97,6 +97,8 @@ def serve(home: Path, host: str, port: int) -> None:
     client: SyncClient | None = None
     scheduler: SyncScheduler | None = None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("apscheduler", "httpx"):  # a line per tick and per request to the hub
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     if HubConfig.path_in(h.path).exists():
         try:
             client = SyncClient.for_home(h, store)

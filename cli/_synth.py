@@ -30,7 +30,11 @@ __all__ = ["synth"]
     help="Years of care before today: visits, follow-ups, births, deaths.",
 )
 @click.option("--seed", default=1, show_default=True, type=int, help="The same seed gives the same township.")
-def synth(home: Path, residents: int, years: int, seed: int) -> None:
+@click.option(
+    "--township",
+    help="Township code (9-digit GB/T 2260) or name in the demo county; default 511321100 南隆镇.",
+)
+def synth(home: Path, residents: int, years: int, seed: int, township: str | None) -> None:
     """Fill a node with a synthetic township: residents, families and years of their care.
 
     Every name, identity number and visit is made up. Records go through the
@@ -56,7 +60,11 @@ def synth(home: Path, residents: int, years: int, seed: int) -> None:
             def progress(done: int) -> None:
                 bar.update(done - bar.n)
 
-            counts = fill(h.store(db), residents=residents, years=years, seed=seed, progress=progress)
+            counts = fill(
+                h.store(db), residents=residents, years=years, seed=seed, progress=progress, township=township
+            )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--township'") from None
     except RuntimeError as exc:
         raise click.ClickException(
             f"{exc} (is this node already filled with this seed? use another --seed)"

@@ -25,6 +25,7 @@ import sync
 from schemas import RecordEnvelope
 
 from ._store import NodeStore, StoreError, Writer
+from ._sync_errors import HubAnswerInvalid
 from ._sync_state import SyncState, iso
 
 __all__ = ["HubFeedApplier"]
@@ -73,6 +74,13 @@ class HubFeedApplier:
         seq = sealed.changeset.seq
         stored = 0
         with self.store.transaction() as w:
+            held = w.conn.execute("SELECT hash FROM pulled_feed WHERE seq = ?", (seq,)).fetchone()
+            if held is not None:  # another round (`rhip node sync` beside the server) applied it first
+                if bytes(held[0]) != sealed.hash:
+                    raise HubAnswerInvalid(
+                        f"the hub's feed changeset {seq} differs from the one applied before", reason="fork"
+                    )
+                return 0
             for index, record in enumerate(sealed.changeset.records):
                 stored += self._apply_one(w, record, f"link@{seq}.{index}", seq)
             w.conn.execute("INSERT INTO pulled_feed (seq, hash) VALUES (?, ?)", (seq, sealed.hash))

@@ -101,7 +101,6 @@ class SyncScheduler:
         """Start the background job; the first round runs at once."""
         if self._scheduler is not None:
             return
-        logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per tick
         scheduler = BackgroundScheduler(daemon=True, timezone=dt.UTC)
         scheduler.add_job(
             self.tick,

@@ -329,7 +329,7 @@ class SyncClient:
             self._applier.retry_held()
             frames_applied = records = 0
             for _ in range(self._max_pull_pages):
-                head = self._pulled_head()
+                head = start = self._pulled_head()
                 frames = self._http.pull(after=head.seq, limit=self._pull_limit)
                 for frame in frames:
                     try:
@@ -346,7 +346,8 @@ class SyncClient:
                     records += self._applier.apply(sealed)
                     head = head.advance(sealed)
                     frames_applied += 1
-                if not frames:  # the hub may send fewer than asked (its size cap): ask until it has none
+                # The hub may send fewer than asked (its size cap): ask until it has nothing newer.
+                if head.seq == start.seq:
                     break
             return frames_applied, records
 

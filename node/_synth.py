@@ -33,6 +33,7 @@ def fill(
     user: str = "synth",
     batch: int = 500,
     progress: Callable[[int], None] | None = None,
+    township: str | None = None,
 ) -> dict[str, int]:
     """Register ``residents`` synthetic residents and ``years`` of their care; return the counts written.
 
@@ -49,7 +50,7 @@ def fill(
         )
     if batch < 1:
         raise ValueError(f"batch: {batch} must be at least 1")
-    items = generate(residents=residents, years=years, seed=seed, today=day)
+    items = generate(residents=residents, years=years, seed=seed, today=day, township=township)
     counts = {"residents": 0, "records": 0}
     ids: dict[str, str] = {}
     household = ""
