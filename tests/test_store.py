@@ -241,6 +241,8 @@ def test_a_failing_migration_leaves_nothing_behind(tmp_path: Any, monkeypatch: p
         Database(tmp_path / "n.db")
     conn = sqlite3.connect(tmp_path / "n.db")
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    versions = [r[0] for r in conn.execute("SELECT version FROM migrations")] if "migrations" in tables else []
+    versions = (
+        [r[0] for r in conn.execute("SELECT version FROM migrations")] if "migrations" in tables else []
+    )
     conn.close()
     assert "half_done" not in tables and 99 not in versions
