@@ -19,7 +19,6 @@ Rules:
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import sqlite3
@@ -33,42 +32,14 @@ import uuid6
 
 import schemas
 from schemas import FieldError, Kind, RecordEnvelope, RecordInvalid, Status
-from sync import ClockDrift, FieldVersion, HybridClock, Stamp, clamp_stamp, merge_field, same_fact
+from sync import HybridClock, Stamp
 
-from . import _search
+from . import _remote, _search
 from ._db import Database
+from ._duplicates import DuplicateCandidate, likely_duplicates
+from ._rows import RECORD_COLUMNS, NotFound, ReadOnlyRecord, StoreError, dumps, envelope_of
 
 __all__ = ["NodeStore", "NotFound", "ReadOnlyRecord", "Registration", "StoreError", "Writer"]
-
-
-class StoreError(Exception):
-    """Base of the store's errors."""
-
-
-class NotFound(StoreError, LookupError):
-    pass
-
-
-class ReadOnlyRecord(StoreError):
-    """A write that the record's state or origin forbids (superseded, written elsewhere)."""
-
-
-@dataclass(frozen=True)
-class DuplicateCandidate:
-    resident_id: str
-    name: str
-    birth_date: str
-    score: float
-    reasons: tuple[str, ...]
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "resident_id": self.resident_id,
-            "name": self.name,
-            "birth_date": self.birth_date,
-            "score": round(self.score, 2),
-            "reasons": list(self.reasons),
-        }
 
 
 @dataclass(frozen=True)
@@ -77,48 +48,12 @@ class Registration:
     duplicates: list[DuplicateCandidate]
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-# Pulled demographic stamps count as at most this far ahead of the receiving clock.
-REMOTE_CLOCK_LIMIT_MS = 5 * 60_000
-# Resident fields that name this clinic's own residents and households: never taken from another clinic.
-_CLINIC_LOCAL_FIELDS = frozenset({"family"})
-
-
 def _wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
 def _uuid7() -> str:
     return str(uuid6.uuid7())
-
-
-_RECORD_COLUMNS = (
-    "id, fact_id, type, v, resident_id, author, hlc, effective, status, supersedes, "
-    "recorded_by, reason, changed, data"
-)
-
-
-def _envelope(row: sqlite3.Row | tuple[Any, ...]) -> RecordEnvelope:
-    (rid, fact, typ, v, res, author, hlc, eff, status, sup, by, reason, changed, data) = row
-    return RecordEnvelope(
-        id=rid,
-        fact_id=fact,
-        type=typ,
-        v=v,
-        resident_id=res,
-        author=author,
-        hlc=hlc,
-        effective=eff,
-        status=Status(status),
-        supersedes=sup,
-        recorded_by=by,
-        reason=reason,
-        changed=tuple(json.loads(changed)) if changed else None,
-        data=json.loads(data),
-    )
 
 
 class NodeStore:
@@ -236,20 +171,20 @@ class NodeStore:
     def record(self, record_id: str) -> RecordEnvelope:
         row = (
             self._read()
-            .execute(f"SELECT {_RECORD_COLUMNS} FROM records WHERE id = ?", (record_id,))
+            .execute(f"SELECT {RECORD_COLUMNS} FROM records WHERE id = ?", (record_id,))
             .fetchone()
         )
         if row is None:
             raise NotFound(f"no record {record_id} on this node")
-        return _envelope(row)
+        return envelope_of(row)
 
     def versions(self, fact_id: str) -> list[RecordEnvelope]:
         rows = (
             self._read()
-            .execute(f"SELECT {_RECORD_COLUMNS} FROM records WHERE fact_id = ? ORDER BY hlc, id", (fact_id,))
+            .execute(f"SELECT {RECORD_COLUMNS} FROM records WHERE fact_id = ? ORDER BY hlc, id", (fact_id,))
             .fetchall()
         )
-        return [_envelope(r) for r in rows]
+        return [envelope_of(r) for r in rows]
 
     def records_of(
         self,
@@ -260,7 +195,7 @@ class NodeStore:
     ) -> list[RecordEnvelope]:
         # A resident's records include those pulled about the residents linked to it at other clinics.
         sql = (
-            f"SELECT {_RECORD_COLUMNS} FROM records WHERE (resident_id = ? OR resident_id IN "
+            f"SELECT {RECORD_COLUMNS} FROM records WHERE (resident_id = ? OR resident_id IN "
             "(SELECT remote_resident_id FROM links WHERE resident_id = ?)) AND type != 'resident'"
         )
         args: list[Any] = [resident_id, resident_id]
@@ -270,7 +205,7 @@ class NodeStore:
             sql += f" AND type IN ({','.join('?' * len(types))})"
             args += types
         sql += " ORDER BY effective, hlc"
-        return [_envelope(r) for r in self._read().execute(sql, args)]
+        return [envelope_of(r) for r in self._read().execute(sql, args)]
 
     def field_history(self, resident_id: str) -> list[dict[str, Any]]:
         rows = (
@@ -335,7 +270,7 @@ class Writer:
 
     def _append(self, env: RecordEnvelope) -> RecordEnvelope:
         self.conn.execute(
-            f"INSERT INTO records ({_RECORD_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO records ({RECORD_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 env.id,
                 env.fact_id,
@@ -349,8 +284,8 @@ class Writer:
                 env.supersedes,
                 env.recorded_by,
                 env.reason,
-                _dumps(list(env.changed)) if env.changed is not None else None,
-                _dumps(env.data),
+                dumps(list(env.changed)) if env.changed is not None else None,
+                dumps(env.data),
             ),
         )
         if env.supersedes is not None:
@@ -400,7 +335,7 @@ class Writer:
         body = schemas.validate("resident", data, today=self.store._today())
         self._refuse_taken_identifiers(body, resident_id=None)
         env = self._new("resident", None, body, user=user, changed=tuple(sorted(body)))
-        duplicates = self._likely_duplicates(body)
+        duplicates = likely_duplicates(self.conn, body)
         self._append(env)
         self._write_resident_row(env.id, body, env.hlc, registered=True)
         for field in sorted(body):
@@ -413,7 +348,7 @@ class Writer:
                     "INSERT OR IGNORE INTO duplicate_flags "
                     "(resident_id, other_id, score, reasons, flagged_at) "
                     "VALUES (?,?,?,?,?)",
-                    (a, b, cand.score, _dumps(list(cand.reasons)), now),
+                    (a, b, cand.score, dumps(list(cand.reasons)), now),
                 )
         return Registration(env, duplicates)
 
@@ -463,7 +398,7 @@ class Writer:
         self.conn.execute(
             "INSERT INTO resident_field_history (resident_id, field, value, hlc, author, record_id, outcome) "
             "VALUES (?,?,?,?,?,?, 'current')",
-            (resident_id, field, _dumps(value) if value is not None else None, env.hlc, env.author, env.id),
+            (resident_id, field, dumps(value) if value is not None else None, env.hlc, env.author, env.id),
         )
         self.conn.execute(
             "INSERT OR REPLACE INTO resident_fields (resident_id, field, hlc, author, record_id) "
@@ -486,7 +421,7 @@ class Writer:
             address.get("division_code"),
             family.get("household_id"),
             family.get("mother_id"),
-            _dumps(body),
+            dumps(body),
         )
         if registered:
             self.conn.execute(
@@ -516,63 +451,6 @@ class Writer:
         if errors:
             raise RecordInvalid(errors, record_type="resident")
 
-    def _likely_duplicates(self, body: dict[str, Any]) -> list[DuplicateCandidate]:
-        """Residents this registration probably duplicates: same person typed twice at the desk.
-
-        Candidates come from three blocks (birth date, day/month-swapped birth
-        date, phone); each is scored on name, pinyin, birth date, sex, village
-        and phone. Different names with the same birth date and phone (twins)
-        score low on purpose.
-        """
-        born = body["birth_date"]
-        y, m, d = born.split("-")
-        blocks: list[tuple[str, tuple[Any, ...]]] = [("birth_date = ?", (born,))]
-        if m != d and int(d) <= 12:
-            blocks.append(("birth_date = ?", (f"{y}-{d}-{m}",)))
-        if body.get("phone"):
-            blocks.append(("phone = ?", (body["phone"],)))
-        seen: dict[str, tuple[Any, ...]] = {}
-        for where, args in blocks:
-            for row in self.conn.execute(
-                "SELECT id, name, birth_date, sex, phone, division_code FROM residents "
-                f"WHERE {where} LIMIT 500",
-                args,
-            ):
-                seen[row[0]] = row
-        if not seen:
-            return []
-        my_keys = {k for k, kind in _search.search_keys(body) if kind == "pinyin"}
-        out = []
-        for rid, name, birth, sex, phone, division in seen.values():
-            reasons: list[str] = []
-            score = 0.0
-            if name == body["name"]:
-                score += 0.5
-                reasons.append("same name")
-            elif my_keys & {k for k, kind in _search.search_keys({"name": name}) if kind == "pinyin"}:
-                score += 0.35
-                reasons.append("same name in pinyin")
-            if birth == born:
-                score += 0.3
-                reasons.append("same birth date")
-            elif birth.split("-")[0] == y and {birth[5:7], birth[8:10]} == {m, d}:
-                score += 0.2
-                reasons.append("birth date with day and month swapped")
-            if sex == body["sex"]:
-                score += 0.05
-            else:
-                score -= 0.3
-            if phone and phone == body.get("phone"):
-                score += 0.15
-                reasons.append("same phone")
-            if division and division == (body.get("address") or {}).get("division_code"):
-                score += 0.1
-                reasons.append("same village")
-            if score >= 0.75:
-                out.append(DuplicateCandidate(rid, name, birth, min(score, 1.0), tuple(reasons)))
-        out.sort(key=lambda c: -c.score)
-        return out[:5]
-
     # -- clinical facts --------------------------------------------------------
 
     def add_record(self, resident_id: str, type_: str, data: dict[str, Any], *, user: str) -> RecordEnvelope:
@@ -600,11 +478,11 @@ class Writer:
 
     def _current_clinical(self, record_id: str) -> RecordEnvelope:
         row = self.conn.execute(
-            f"SELECT {_RECORD_COLUMNS}, is_current FROM records WHERE id = ?", (record_id,)
+            f"SELECT {RECORD_COLUMNS}, is_current FROM records WHERE id = ?", (record_id,)
         ).fetchone()
         if row is None:
             raise NotFound(f"no record {record_id} on this node")
-        env = _envelope(row[:-1])
+        env = envelope_of(row[:-1])
         if env.type == "resident":
             raise ReadOnlyRecord("demographics are changed field by field, not corrected as a record")
         if not row[-1]:
@@ -657,169 +535,14 @@ class Writer:
             self.conn.execute("UPDATE residents SET deceased_on = NULL WHERE id = ?", (old.resident_id,))
         return env
 
-    # -- records pulled from the hub -------------------------------------------
+    # -- records pulled from the hub (see _remote) ---------------------------------
 
     def apply_remote(self, env: RecordEnvelope) -> bool:
-        """Store a record written at another clinic; False if this exact record is already held.
-
-        The record keeps its author (read-only here) and gets no outbox entry. A
-        second copy with the same id and different content raises
-        ``sync.ConflictingCopy``; a type or schema version this software does not
-        know raises ``schemas.SchemaError`` (the caller keeps the record to retry).
-        """
-        row = self.conn.execute(f"SELECT {_RECORD_COLUMNS} FROM records WHERE id = ?", (env.id,)).fetchone()
-        if row is not None:
-            same_fact(_envelope(row).as_dict(), env.as_dict())
-            return False
-        if env.author == self.store.node_id:
-            raise ReadOnlyRecord(
-                f"record {env.id} claims to be written on this node but is not in its database; "
-                "this node may have been restored from an old backup"
-            )
-        schemas.validate(env.type, env.data, version=env.v)
-        # A clock running ahead must not drag ours along; its stamps are clamped when merged.
-        with contextlib.suppress(ClockDrift):
-            self.store.clock.observe(Stamp.unpack(env.hlc), self.store._wall_ms())
-        self._append(env)
-        superseded_by = self.conn.execute(
-            "SELECT 1 FROM records WHERE supersedes = ? LIMIT 1", (env.id,)
-        ).fetchone()
-        if superseded_by is not None:  # its correction arrived first
-            self.conn.execute("UPDATE records SET is_current = 0 WHERE id = ?", (env.id,))
-        if env.type == "resident":
-            for (local_id,) in self.conn.execute(
-                "SELECT resident_id FROM links WHERE remote_resident_id = ?", (env.resident_id,)
-            ).fetchall():
-                self._merge_remote_demographics(local_id, env)
-        return True
+        """Store a record written at another clinic; False if already held (see ``_remote``)."""
+        return _remote.apply_remote(self, env)
 
     def apply_link(
         self, resident_id: str, remote: list[tuple[str, str | None]], *, master_id: str | None
     ) -> int:
-        """Link a local resident to the same person's residents at other clinics; returns links added.
-
-        Demographics already pulled about a newly linked remote resident are merged now.
-        """
-        added = 0
-        for remote_id, remote_node in remote:
-            if remote_id == resident_id:
-                continue
-            exists = self.conn.execute(
-                "SELECT 1 FROM links WHERE resident_id = ? AND remote_resident_id = ?",
-                (resident_id, remote_id),
-            ).fetchone()
-            self.conn.execute(
-                "INSERT INTO links (resident_id, master_id, remote_resident_id, remote_node) "
-                "VALUES (?,?,?,?) ON CONFLICT (resident_id, remote_resident_id) "
-                "DO UPDATE SET master_id = excluded.master_id, "
-                "remote_node = coalesce(excluded.remote_node, remote_node)",
-                (resident_id, master_id, remote_id, remote_node),
-            )
-            if exists is not None:
-                continue
-            added += 1
-            rows = self.conn.execute(
-                f"SELECT {_RECORD_COLUMNS} FROM records WHERE type = 'resident' AND resident_id = ? "
-                "ORDER BY hlc, id",
-                (remote_id,),
-            ).fetchall()
-            for r in rows:
-                self._merge_remote_demographics(resident_id, _envelope(r))
-        return added
-
-    def _unacknowledged(self, record_id: str) -> bool:
-        """True for a record of this node that the hub has not acknowledged holding."""
-        row = self.conn.execute(
-            "SELECT shipped_seq, (SELECT CAST(value AS INTEGER) FROM sync_state WHERE key = 'hub_seq') "
-            "FROM outbox WHERE record_id = ?",
-            (record_id,),
-        ).fetchone()
-        if row is None:
-            return False
-        shipped, acked = row
-        return shipped is None or shipped > (acked or 0)
-
-    def _merge_remote_demographics(self, local_id: str, env: RecordEnvelope) -> None:
-        """Merge a pulled resident version into a linked local resident, field by field."""
-        row = self.conn.execute(
-            "SELECT data, updated_hlc FROM residents WHERE id = ?", (local_id,)
-        ).fetchone()
-        if row is None:
-            return
-        current, updated_hlc = json.loads(row[0]), row[1]
-        body = schemas.validate("resident", env.data, version=env.v)
-        fields = env.changed if env.changed is not None else tuple(sorted(body))
-        hlc = clamp_stamp(env.hlc, self.store._wall_ms(), REMOTE_CLOCK_LIMIT_MS)
-        merged = dict(current)
-        wins: list[tuple[str, bool]] = []  # (field, the value it replaces was a conflict)
-        losses: list[tuple[str, str]] = []  # (field, outcome)
-        for field in fields:
-            if field in _CLINIC_LOCAL_FIELDS:
-                continue
-            seen = self.conn.execute(
-                "SELECT 1 FROM resident_field_history WHERE resident_id = ? AND field = ? AND record_id = ?",
-                (local_id, field, env.id),
-            ).fetchone()
-            if seen is not None:
-                continue  # merged before (a replay after a new link)
-            value = body.get(field)
-            held = self.conn.execute(
-                "SELECT hlc, author, record_id FROM resident_fields WHERE resident_id = ? AND field = ?",
-                (local_id, field),
-            ).fetchone()
-            mine = FieldVersion(current.get(field), *held) if held else None
-            incoming = FieldVersion(value, hlc, env.author, env.id, based_on=env.supersedes)
-            if mine is not None and self._unacknowledged(mine.record_id):
-                # A local change the hub has not got yet is never overwritten: keep it, log the other.
-                losses.append((field, "conflict" if value != mine.value else "superseded"))
-                continue
-            result = merge_field(mine, incoming)
-            if result.changed:
-                merged[field] = value
-                wins.append((field, result.conflict))
-            elif result.loser is not None:
-                losses.append((field, "conflict" if result.conflict else "superseded"))
-        merged = {k: v for k, v in merged.items() if v is not None}
-        if wins:
-            try:
-                merged = schemas.validate("resident", merged)
-                self._refuse_taken_identifiers(merged, resident_id=local_id)
-            except RecordInvalid:
-                # The merged whole would be invalid (or take another resident's number): keep ours.
-                losses += [(field, "conflict") for field, _ in wins]
-                wins = []
-        for field, outcome in losses:
-            self._remote_history(local_id, field, body.get(field), env, outcome)
-        if not wins:
-            return
-        for field, conflict in wins:
-            self.conn.execute(
-                "UPDATE resident_field_history SET outcome = ? "
-                "WHERE resident_id = ? AND field = ? AND outcome = 'current'",
-                ("conflict" if conflict else "superseded", local_id, field),
-            )
-            self._remote_history(local_id, field, body.get(field), env, "current")
-            self.conn.execute(
-                "INSERT OR REPLACE INTO resident_fields (resident_id, field, hlc, author, record_id) "
-                "VALUES (?,?,?,?,?)",
-                (local_id, field, hlc, env.author, env.id),
-            )
-        self._write_resident_row(local_id, merged, max(hlc, updated_hlc), registered=False)
-        _search.index_resident(self.conn, local_id, merged)
-
-    def _remote_history(
-        self, local_id: str, field: str, value: Any, env: RecordEnvelope, outcome: str
-    ) -> None:
-        self.conn.execute(
-            "INSERT INTO resident_field_history "
-            "(resident_id, field, value, hlc, author, record_id, outcome) VALUES (?,?,?,?,?,?,?)",
-            (
-                local_id,
-                field,
-                _dumps(value) if value is not None else None,
-                env.hlc,
-                env.author,
-                env.id,
-                outcome,
-            ),
-        )
+        """Link a local resident to the same person's residents elsewhere; returns links added."""
+        return _remote.apply_link(self, resident_id, remote, master_id=master_id)

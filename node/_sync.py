@@ -37,7 +37,8 @@ import sync
 from ._home import NodeHome
 from ._hub_client import HubClient, HubConfig
 from ._pull import HubFeedApplier
-from ._store import _RECORD_COLUMNS, NodeStore, _envelope
+from ._rows import RECORD_COLUMNS, envelope_of
+from ._store import NodeStore
 from ._sync_errors import FeedBehindHub, HubAnswerInvalid, HubRefused, SyncError
 from ._sync_state import SyncState, add_held, iso, sync_status
 
@@ -225,7 +226,7 @@ class SyncClient:
         while True:
             with self.store.db.write() as conn:
                 rows = conn.execute(
-                    f"SELECT {', '.join('r.' + c.strip() for c in _RECORD_COLUMNS.split(','))} "
+                    f"SELECT {', '.join('r.' + c.strip() for c in RECORD_COLUMNS.split(','))} "
                     "FROM outbox o JOIN records r ON r.id = o.record_id "
                     "WHERE o.shipped_seq IS NULL ORDER BY o.seq LIMIT ?",
                     (_SEAL_BATCH,),
@@ -234,7 +235,7 @@ class SyncClient:
                     return total
                 last = conn.execute("SELECT seq, hash FROM feed ORDER BY seq DESC LIMIT 1").fetchone()
                 next_seq, prev = (last[0] + 1, last[1]) if last else (1, sync.ZERO_HASH)
-                envelopes = [_envelope(r) for r in rows]
+                envelopes = [envelope_of(r) for r in rows]
                 try:
                     sealed = sync.pack_changesets(
                         [(e.hlc, e.as_dict()) for e in envelopes],
