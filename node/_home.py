@@ -2,8 +2,9 @@
 
 Layout::
 
-    HOME/config.json        node id, clinic code and name (not secret)
+    HOME/config.json        node id, clinic code and name, sync_interval_s (not secret)
     HOME/node.db            the SQLite store (WAL)
+    HOME/hub.json           after `rhip node enroll`: hub URL, hub id, region, hub public key, CA file
     HOME/keys/node.key      Ed25519 private key, PEM, mode 0600 (owner only)
     HOME/keys/node.pub      the matching public key
 """
