@@ -17,7 +17,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 import schemas
-from schemas import RecordEnvelope, RecordInvalid
+from schemas import RecordEnvelope, RecordInvalid, Status
 from sync import ClockDrift, FieldVersion, Stamp, clamp_stamp, merge_field, same_fact
 
 from . import _search
@@ -59,11 +59,15 @@ def apply_remote(w: Writer, env: RecordEnvelope) -> bool:
     superseded_by = w.conn.execute("SELECT 1 FROM records WHERE supersedes = ? LIMIT 1", (env.id,)).fetchone()
     if superseded_by is not None:  # its correction arrived first
         w.conn.execute("UPDATE records SET is_current = 0 WHERE id = ?", (env.id,))
-    if env.type == "resident":
-        for (local_id,) in w.conn.execute(
-            "SELECT resident_id FROM links WHERE remote_resident_id = ?", (env.resident_id,)
-        ).fetchall():
+    rows = w.conn.execute("SELECT resident_id FROM links WHERE remote_resident_id = ?", (env.resident_id,))
+    linked = [r[0] for r in rows]
+    for local_id in linked:
+        if env.type == "resident":
             _merge_remote_demographics(w, local_id, env)
+        elif env.type == "death":
+            # A death recorded at another clinic ends the record here too (and a retraction reopens it).
+            died = None if env.status is Status.ENTERED_IN_ERROR else env.effective[:10]
+            w.conn.execute("UPDATE residents SET deceased_on = ? WHERE id = ?", (died, local_id))
     return True
 
 

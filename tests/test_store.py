@@ -15,20 +15,19 @@ from schemas import RecordInvalid, Status
 from .conftest import encounter_data, prescription_data, resident_data
 
 
-def outbox_invariant(path: Any) -> tuple[int, int, int]:
-    """(local records, outbox entries, mismatches) read straight from the file."""
+def outbox_invariant(path: Any, node_id: str) -> tuple[int, int, int]:
+    """(records written here, outbox entries, mismatches) read straight from the file."""
     conn = sqlite3.connect(path)
-    node_id = conn.execute("SELECT author FROM records LIMIT 1").fetchone()
-    records = conn.execute("SELECT count(*) FROM records").fetchone()[0]
+    records = conn.execute("SELECT count(*) FROM records WHERE author = ?", (node_id,)).fetchone()[0]
     outbox = conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
     orphans = conn.execute(
-        "SELECT (SELECT count(*) FROM records r"
-        "        WHERE NOT EXISTS (SELECT 1 FROM outbox o WHERE o.record_id = r.id))"
+        "SELECT (SELECT count(*) FROM records r WHERE r.author = ?"
+        "        AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.record_id = r.id))"
         " + (SELECT count(*) FROM outbox o"
-        "        WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.id = o.record_id))"
+        "        WHERE NOT EXISTS (SELECT 1 FROM records r WHERE r.id = o.record_id AND r.author = ?))",
+        (node_id, node_id),
     ).fetchone()[0]
     conn.close()
-    del node_id
     return records, outbox, orphans
 
 
@@ -40,7 +39,7 @@ def test_register_writes_record_resident_and_outbox(store: NodeStore) -> None:
     env = store.record(reg.envelope.id)
     assert env.author == store.node_id and env.type == "resident" and env.v == 2
     assert store.outbox_pending() == 1
-    assert outbox_invariant(store.db.path) == (1, 1, 0)
+    assert outbox_invariant(store.db.path, store.node_id) == (1, 1, 0)
 
 
 def test_ids_are_uuid7_and_hlc_increases(store: NodeStore) -> None:
@@ -143,7 +142,7 @@ def test_demographic_changes_keep_every_value(store: NodeStore) -> None:
     assert "phone" not in store.resident(rid)
     phones = [(h["value"], h["outcome"]) for h in store.field_history(rid) if h["field"] == "phone"]
     assert phones == [("13911112222", "superseded"), ("13933334444", "superseded"), (None, "current")]
-    assert outbox_invariant(store.db.path)[2] == 0
+    assert outbox_invariant(store.db.path, store.node_id)[2] == 0
 
 
 def test_invalid_demographic_change_stores_nothing(store: NodeStore) -> None:
@@ -228,7 +227,7 @@ def test_every_committed_record_has_exactly_one_outbox_entry(store: NodeStore, o
                 store.update_resident(residents[-1], {"sex": "7"}, user="c")
         except (RecordInvalid, ReadOnlyRecord):
             pass
-    n_records, n_outbox, mismatches = outbox_invariant(store.db.path)
+    n_records, n_outbox, mismatches = outbox_invariant(store.db.path, store.node_id)
     assert mismatches == 0 and n_records == n_outbox
 
 
@@ -246,3 +245,37 @@ def test_a_failing_migration_leaves_nothing_behind(tmp_path: Any, monkeypatch: p
     )
     conn.close()
     assert "half_done" not in tables and 99 not in versions
+
+
+def test_a_death_recorded_at_another_clinic_closes_the_local_record(store: NodeStore) -> None:
+    from schemas import RecordEnvelope
+
+    local = store.register_resident(resident_data(birth="1935-05-05"), user="clerk").envelope.id
+    remote_resident = "01a20000-0000-7000-8000-00000000abcd"
+    death = RecordEnvelope(
+        id="01a20000-0000-7000-8000-00000000dead",
+        fact_id="01a20000-0000-7000-8000-00000000dead",
+        type="death",
+        v=1,
+        resident_id=remote_resident,
+        author="01a20000-0000-7000-8000-0000000000ff",
+        hlc=store.clock.last.pack(),
+        effective="2026-10-02T05:00:00",
+        data={
+            "death_time": "2026-10-02T05:00:00",
+            "place": _codes("death_place")[0],
+            "immediate_cause": "心力衰竭",
+            "underlying_cause": "I50.9",
+            "certifier": "县医院 李医生",
+        },
+    )
+    with store.transaction() as w:
+        w.apply_link(local, [(remote_resident, death.author)], master_id="m1")
+        assert w.apply_remote(death) is True
+        assert w.apply_remote(death) is False  # idempotent
+    assert store.resident(local)["deceased_on"] == "2026-10-02"
+    shared = [r for r in store.records_of(local) if r.type == "death"]
+    assert shared and shared[0].author != store.node_id
+    with pytest.raises(ReadOnlyRecord, match="another clinic"):
+        store.correct(death.id, death.data, user="doc", reason="x")
+    assert outbox_invariant(store.db.path, store.node_id)[2] == 0  # pulled records never enter the outbox
