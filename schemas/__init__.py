@@ -27,6 +27,7 @@ from . import (  # noqa: F401
 from ._codes import Code, CodeList, code_list, code_list_names
 from ._envelope import RecordEnvelope, Status
 from ._errors import FieldError, RecordInvalid, SchemaError, UnknownRecordType, VersionTooNew
+from ._fhir import fhir_bundle, to_fhir
 from ._idnumber import (
     IdNumberError,
     check_digit,
@@ -58,10 +59,12 @@ __all__ = [
     "check_digit",
     "code_list",
     "code_list_names",
+    "fhir_bundle",
     "id_number_birth_date",
     "id_number_sex",
     "parse_id_number",
     "record_type",
     "record_types",
+    "to_fhir",
     "validate",
 ]

@@ -9,7 +9,7 @@ fields it sets (per-field last-writer-wins by ``(hlc, author)``).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -40,10 +40,23 @@ class RecordEnvelope:
     changed: tuple[str, ...] | None = field(default=None)  # demographic fields this version sets
 
     def as_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["status"] = str(self.status)
-        d["changed"] = list(self.changed) if self.changed is not None else None
-        return d
+        """The envelope as plain data (``data`` is shared, not copied: envelopes are never mutated)."""
+        return {
+            "id": self.id,
+            "fact_id": self.fact_id,
+            "type": self.type,
+            "v": self.v,
+            "resident_id": self.resident_id,
+            "author": self.author,
+            "hlc": self.hlc,
+            "effective": self.effective,
+            "data": self.data,
+            "status": str(self.status),
+            "supersedes": self.supersedes,
+            "recorded_by": self.recorded_by,
+            "reason": self.reason,
+            "changed": list(self.changed) if self.changed is not None else None,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RecordEnvelope:

@@ -2,7 +2,7 @@
 
 Rules:
 1. Encoding is canonical: map keys sorted, binary as bin, text as str, ints
-   and floats as msgpack gives them. The same value encodes to the same bytes
+   in their shortest form, floats as float64. The same value encodes to the same bytes
    on every node and version, so a re-built changeset hashes the same.
 2. Signatures and hashes are over the exact bytes received. Nothing is ever
    re-encoded before verifying.
@@ -17,6 +17,7 @@ import zlib
 from typing import Any
 
 import msgpack
+import msgspec
 
 from ._errors import Malformed
 
@@ -34,20 +35,14 @@ MAX_BODY_BYTES = 256 << 10  # one compressed HTTP body
 _MAX_ITEMS = 50_000  # elements in any one array or map
 
 
-def _canonical(value: Any) -> Any:
-    if isinstance(value, dict):
-        if not all(isinstance(k, str) for k in value):
-            raise TypeError("only text keys can be encoded canonically")
-        return {k: _canonical(value[k]) for k in sorted(value)}
-    if isinstance(value, list | tuple):
-        return [_canonical(v) for v in value]
-    return value
+# msgspec sorts map keys at every level: the same value gives the same bytes (identical to
+# msgpack-python's output for sorted dicts), at a fraction of the cost of sorting in Python.
+_ENCODER = msgspec.msgpack.Encoder(order="sorted")
 
 
 def encode(value: Any) -> bytes:
     """Canonical msgpack of ``value``: dicts with text keys, lists, str, bytes, int, float, bool, None."""
-    out: bytes = msgpack.packb(_canonical(value), use_bin_type=True)
-    return out
+    return _ENCODER.encode(value)
 
 
 def decode(data: bytes) -> Any:

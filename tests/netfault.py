@@ -83,6 +83,7 @@ class FaultyProxy:
                 continue
             try:
                 upstream = socket.create_connection(self.target, timeout=5)
+                upstream.settimeout(None)  # the 5 s was for connecting; a slow link may idle longer
             except OSError:
                 client.close()
                 continue
