@@ -198,9 +198,16 @@ def _record_id(record: dict[str, Any]) -> str | None:
     return rid if isinstance(rid, str) else None
 
 
-def _today(now_ms: int) -> dt.date:
-    # One day of slack: clinics write dates in local time, the hub's clock is UTC.
-    return (dt.datetime.fromtimestamp(now_ms / 1000, dt.UTC) + dt.timedelta(days=1)).date()
+def _today(now_ms: int, hlc: int) -> dt.date:
+    """The calendar a record is checked against: its writer's (from its HLC stamp) or the hub's.
+
+    "Not dated in the future" guards the clerk's typing on the node; at the hub a
+    clinic whose clock runs ahead must not have its facts held for skew, so the
+    later of the two clocks counts. One day of slack: clinics write local dates,
+    the hub's clock is UTC.
+    """
+    wall = max(now_ms, Stamp.unpack(hlc).wall_ms)
+    return (dt.datetime.fromtimestamp(wall / 1000, dt.UTC) + dt.timedelta(days=1)).date()
 
 
 def _envelope(record: dict[str, Any], sender: str) -> RecordEnvelope:
@@ -249,7 +256,7 @@ def apply_record(
     """
     try:
         env = _envelope(record, sender)
-        body = schemas.validate(env.type, env.data, version=env.v, today=_today(now_ms))
+        body = schemas.validate(env.type, env.data, version=env.v, today=_today(now_ms, env.hlc))
         content = encode(record)
         stored = tx.record_content(env.id)
         if stored is not None:
@@ -278,13 +285,9 @@ def apply_record(
 def _merge_demographics(
     tx: Writes, env: RecordEnvelope, body: dict[str, Any], *, received_ms: int, now_ms: int
 ) -> None:
-    model_fields = schemas.record_type(env.type).model.model_fields
-    if env.changed is None:
-        fields = set(body)
-    else:  # fields the writer set, plus any an upgrade renamed
-        fields = {f for f in env.changed if f in model_fields} | (set(body) - set(env.data))
+    fields = schemas.fields_set(env.type, env.changed, env.data, body)
     stamp = clamp_stamp(env.hlc, received_ms, MAX_AHEAD_MS)
-    for field in sorted(fields):
+    for field in fields:
         incoming = FieldVersion(body.get(field), stamp, env.author, env.id, env.supersedes)
         state = tx.field_state(env.resident_id, field)
         merge = merge_field(state.version if state else None, incoming)

@@ -126,7 +126,7 @@ def _merge_remote_demographics(w: Writer, local_id: str, env: RecordEnvelope) ->
         return
     current, updated_hlc = json.loads(row[0]), row[1]
     body = schemas.validate("resident", env.data, version=env.v)
-    fields = env.changed if env.changed is not None else tuple(sorted(body))
+    fields = schemas.fields_set("resident", env.changed, env.data, body)
     hlc = clamp_stamp(env.hlc, w.store._wall_ms(), REMOTE_CLOCK_LIMIT_MS)
     merged = dict(current)
     wins: list[tuple[str, bool]] = []  # (field, the value it replaces was a conflict)

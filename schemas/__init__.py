@@ -35,7 +35,7 @@ from ._idnumber import (
     id_number_sex,
     parse_id_number,
 )
-from ._registry import Body, Category, Kind, RecordType, record_type, record_types, validate
+from ._registry import Body, Category, Kind, RecordType, fields_set, record_type, record_types, validate
 
 # The record-model release: raised whenever any record type gains a version.
 SCHEMA_RELEASE = 1
@@ -60,6 +60,7 @@ __all__ = [
     "code_list",
     "code_list_names",
     "fhir_bundle",
+    "fields_set",
     "id_number_birth_date",
     "id_number_sex",
     "parse_id_number",

@@ -29,6 +29,7 @@ __all__ = [
     "Kind",
     "RecordType",
     "errors_from_pydantic",
+    "fields_set",
     "record_type",
     "record_types",
     "register",
@@ -202,6 +203,22 @@ def validate(
         raise RecordInvalid(errors_from_pydantic(exc), record_type=name) from None
     dumped: dict[str, Any] = model.model_dump(mode="json", exclude_none=True)
     return dumped
+
+
+def fields_set(
+    name: str, changed: tuple[str, ...] | list[str] | None, data: dict[str, Any], body: dict[str, Any]
+) -> tuple[str, ...]:
+    """The fields a demographic version sets, named as in the current schema.
+
+    ``changed`` lists the writer's field names (all of them when None); an older
+    version's body was upgraded from ``data`` to ``body``, so fields that only
+    exist after the upgrade (renamed ones) count as set, and names the upgrade
+    removed do not.
+    """
+    if changed is None:
+        return tuple(sorted(body))
+    known = record_type(name).model.model_fields
+    return tuple(sorted({f for f in changed if f in known} | (set(body) - set(data))))
 
 
 # Used by model validators to reach the caller's calendar.
