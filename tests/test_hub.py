@@ -506,15 +506,13 @@ def test_a_record_is_immutable_identical_copy_no_op_different_copy_held(
 def test_retry_held_applies_a_record_once_its_cause_is_gone(
     hub_home: HubHome, hub_store: HubStore, client: TestClient[Any], clock: Clock
 ) -> None:
-    # The clinic's clock runs three days ahead: it registers a baby born "today", which is
-    # the day after tomorrow by the hub's calendar.
-    ahead = Clock(clock.ms + 3 * DAY_MS)
-    a = enrolled(client, hub_store, "511321100", ahead)
-    baby = a.resident(name="李小宝", birth=_date(ahead.ms), sex="2")
-    visit = a.encounter(baby, when=_date(ahead.ms) + "T10:00:00")
-    frame = a.seal(baby, visit)
-    a.clock.ms = clock.ms  # set right when it reconnects
-    got = answer(a.push(client, frame))
+    # A record dated three days after both the hub's and its writer's clocks (a date typed
+    # wrong past the node's checks, say) is held; it applies once the cause is gone.
+    a = enrolled(client, hub_store, "511321100", clock)
+    ahead = clock.ms + 3 * DAY_MS
+    baby = a.resident(name="李小宝", birth=_date(ahead), sex="2")
+    visit = a.encounter(baby, when=_date(ahead) + "T10:00:00")
+    got = answer(a.push(client, a.seal(baby, visit)))
     assert got["held"] == [{"record_id": baby["id"], "reason": "invalid"}]
     assert "future" in status_of(hub_store, a)["held"][0]["detail"]
     assert status_of(hub_store, a)["records"] == 1
@@ -529,9 +527,8 @@ def test_retry_held_applies_a_record_once_its_cause_is_gone(
 def test_held_records_are_retried_at_start_up(
     hub_home: HubHome, hub_store: HubStore, client: TestClient[Any], clock: Clock
 ) -> None:
-    ahead = Clock(clock.ms + 2 * DAY_MS)
-    a = enrolled(client, hub_store, "511321100", ahead)
-    got = answer(a.push(client, a.seal(a.resident(birth=_date(ahead.ms)))))
+    a = enrolled(client, hub_store, "511321100", clock)
+    got = answer(a.push(client, a.seal(a.resident(birth=_date(clock.ms + 2 * DAY_MS)))))
     assert len(got["held"]) == 1
     clock.ms += 2 * DAY_MS
     with TestClient(app=make_app(hub_home, hub_store)):
@@ -753,3 +750,15 @@ def test_database_is_wal_with_full_sync(hub_store: HubStore) -> None:
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert hub_store.db.writer.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     conn.close()
+
+
+def test_a_fast_clinics_facts_are_stored_not_held_for_skew(
+    client: TestClient[Any], hub_store: HubStore, clock: Clock
+) -> None:
+    # Its clock runs two days ahead: a baby born "today" by that clock is a fact, not an error.
+    ahead = Clock(clock.ms + 2 * DAY_MS)
+    a = enrolled(client, hub_store, "511321100", ahead)
+    got = answer(a.push(client, a.seal(a.resident(name="周小宝", birth=_date(ahead.ms), sex="1"))))
+    assert got["held"] == [] and got["verdict"] == "accept"
+    assert status_of(hub_store, a)["records"] == 1
+    assert status_of(hub_store, a)["skew_s"] > 86_400  # reported to the operator instead
