@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
+import schemas
 from schemas import FieldError, RecordInvalid
 
 from ._access import Permission, writable_types
@@ -148,6 +149,7 @@ class ResidentController(Controller):
         if errors:
             raise RecordInvalid(errors)
         assert isinstance(type_, str) and isinstance(body, dict)
+        schemas.record_type(type_)  # an unknown type is the caller's typo (422), not a permission (403)
         if type_ not in writable_types(ctx.staff.role):
             ctx.deny("write", f"role {ctx.staff.role.value} may not record {type_}", resident_id=resident_id)
         env = ctx.store.add_record(resident_id, type_, body, user=ctx.staff.name)

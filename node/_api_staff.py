@@ -45,7 +45,7 @@ class SessionController(Controller):
     path = "/api/v1/auth"
     tags = ("auth",)
 
-    @post("/login", exclude_from_auth=True, sync_to_thread=True)
+    @post("/login", exclude_from_auth=True, sync_to_thread=True, status_code=200)
     def login(
         self, request: Request[Any, Any, Any], data: JSONBody[dict[str, Any]]
     ) -> Response[dict[str, Any]]:
