@@ -103,6 +103,19 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+@get("/", exclude_from_auth=True, sync_to_thread=False, include_in_schema=False)
+def index(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """Where to go from the node's address (the staff pages come with their own issue)."""
+    return {
+        "node": request.app.state.name,
+        "clinic": request.app.state.clinic,
+        "api": "/api/v1",
+        "api_docs": "/schema",
+        "openapi": "/schema/openapi.json",
+        "login": "POST /api/v1/auth/login",
+    }
+
+
 def create_app(
     db: Database,
     store: NodeStore,
@@ -115,12 +128,13 @@ def create_app(
     """The node's API; ``sync`` is the hub client of an enrolled node (None: "sync now" answers 409)."""
     auth = DefineMiddleware(
         TokenAuthMiddleware,
-        exclude=["^/schema", "^/healthz", "^/api/v1/auth/login"],
+        exclude=["^/schema", "^/healthz", "^/api/v1/auth/login", "^/$"],
         exclude_from_auth_key="exclude_from_auth",
     )
     app = Litestar(
         route_handlers=[
             healthz,
+            index,
             SessionController,
             StatusController,
             ResidentController,

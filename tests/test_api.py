@@ -215,3 +215,8 @@ def test_code_search(client: TestClient[Any], staff_tokens: dict[str, str]) -> N
     assert r.status_code == 200 and any(c["code"].startswith("E11") for c in r.json()["codes"])
     r = client.get("/api/v1/codes/horoscope", headers=auth(staff_tokens["clerk"]))
     assert r.status_code == 422
+
+
+def test_the_nodes_address_points_to_the_api(client: TestClient[Any]) -> None:
+    r = client.get("/")
+    assert r.status_code == 200 and r.json()["api_docs"] == "/schema" and r.json()["clinic"] == "511321100"
