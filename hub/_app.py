@@ -242,7 +242,8 @@ async def pull(
     """The hub feed's frames for the node after its cursor."""
     hub = _state(request)
     await _signed(request, node_id, await _body(request))
-    body = await _run(lambda: pull_body(hub.store.reads(), node_id, after=after, limit=limit))
+    preset = request.headers.get("x-rhip-zdict") == "1"  # the node reads the preset dictionary
+    body = await _run(lambda: pull_body(hub.store.reads(), node_id, after=after, limit=limit, preset=preset))
     return _frame_response(body)
 
 

@@ -105,6 +105,6 @@ def pull_frames(reads: Reads, node_id: str, *, after: int, limit: int) -> list[b
     return frames
 
 
-def pull_body(reads: Reads, node_id: str, *, after: int, limit: int) -> bytes:
-    """A pull answer: zlib-compressed msgpack list of frames."""
-    return compress(encode(pull_frames(reads, node_id, after=after, limit=limit)))
+def pull_body(reads: Reads, node_id: str, *, after: int, limit: int, preset: bool = False) -> bytes:
+    """A pull answer: zlib-compressed msgpack list of frames (preset dictionary if the node reads it)."""
+    return compress(encode(pull_frames(reads, node_id, after=after, limit=limit)), preset=preset)

@@ -111,6 +111,9 @@ def unframe(content: bytes) -> Any:
         raise HubAnswerInvalid(f"the hub's answer is not a valid frame: {exc}") from exc
 
 
+PRESET_HEADER = "X-Rhip-Zdict"
+
+
 class HubClient:
     """One node's connection to its hub. Not thread-safe: one sync round at a time uses it."""
 
@@ -169,7 +172,10 @@ class HubClient:
     def push(self, frame: bytes) -> dict[str, Any]:
         """Send one changeset frame; the hub's ``{"verdict", "head", "held"}`` (not yet verified)."""
         response = self._send(
-            "POST", f"/sync/v1/feeds/{self.node_id}/changesets", content=sync.compress(frame), binary=True
+            "POST",
+            f"/sync/v1/feeds/{self.node_id}/changesets",
+            content=sync.compress(frame, preset=True),
+            binary=True,
         )
         answer = unframe(response.content)
         if not (
@@ -212,6 +218,7 @@ class HubClient:
         binary: bool = False,
     ) -> httpx.Response:
         headers = {"Content-Type": FRAME_TYPE if binary else "application/json"} if content else {}
+        headers[PRESET_HEADER] = "1"  # this node reads zlib streams with the preset dictionary
         request = self._http.build_request(method, path, params=params, content=content, headers=headers)
         if signed:
             if self._key is None:

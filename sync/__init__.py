@@ -39,7 +39,7 @@ from ._feed import (
 from ._hlc import COUNTER_BITS, ClockDrift, HybridClock, Stamp
 from ._keys import key_id, private_key_from_pem, public_bytes, sign, verify
 from ._merge import ConflictingCopy, FieldMerge, FieldVersion, clamp_stamp, merge_field, same_fact
-from ._wire import MAX_BODY_BYTES, MAX_FRAME_BYTES, compress, decode, decompress, encode
+from ._wire import MAX_BODY_BYTES, MAX_FRAME_BYTES, ZDICT_V1, compress, decode, decompress, encode
 
 __all__ = [
     "COUNTER_BITS",
@@ -47,6 +47,7 @@ __all__ = [
     "MAX_FRAME_BYTES",
     "PROTOCOL",
     "TARGET_BODY_BYTES",
+    "ZDICT_V1",
     "ZERO_HASH",
     "BadSignature",
     "ChainBroken",

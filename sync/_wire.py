@@ -6,7 +6,10 @@ Rules:
    on every node and version, so a re-built changeset hashes the same.
 2. Signatures and hashes are over the exact bytes received. Nothing is ever
    re-encoded before verifying.
-3. Decoding is bounded before it starts: a frame over ``MAX_FRAME_BYTES``,
+3. Bodies are zlib; a node's uploads (and pulls it asks for so) use the
+   preset dictionary ``ZDICT_V1``, which any stream may name and ``decompress``
+   always supplies.
+4. Decoding is bounded before it starts: a frame over ``MAX_FRAME_BYTES``,
    or a compressed body that would inflate past it, is refused without
    allocating the whole of it.
 """
@@ -20,10 +23,12 @@ import msgpack
 import msgspec
 
 from ._errors import Malformed
+from ._zdict import ZDICT_V1
 
 __all__ = [
     "MAX_BODY_BYTES",
     "MAX_FRAME_BYTES",
+    "ZDICT_V1",
     "compress",
     "decode",
     "decompress",
@@ -71,8 +76,16 @@ def decode(data: bytes) -> Any:
     return value
 
 
-def compress(data: bytes) -> bytes:
-    return zlib.compress(data, 6)
+def compress(data: bytes, *, preset: bool = False) -> bytes:
+    """zlib-compress ``data``; with ``preset`` against the shared dictionary (``ZDICT_V1``).
+
+    Only a peer that said it reads the dictionary gets a preset stream
+    (``decompress`` here always does); plain streams keep older peers working.
+    """
+    if not preset:
+        return zlib.compress(data, 6)
+    deflater = zlib.compressobj(9, zdict=ZDICT_V1)
+    return deflater.compress(data) + deflater.flush()
 
 
 def decompress(data: bytes, *, limit: int = MAX_FRAME_BYTES) -> bytes:
@@ -81,7 +94,7 @@ def decompress(data: bytes, *, limit: int = MAX_FRAME_BYTES) -> bytes:
         raise Malformed(f"body of {len(data)} bytes exceeds the limit of {MAX_BODY_BYTES}")
     if limit < 0:
         raise ValueError("limit must not be negative")
-    inflater = zlib.decompressobj()
+    inflater = zlib.decompressobj(zdict=ZDICT_V1)  # used only if the stream asks for it
     try:
         # zlib reads max_length=0 as "no limit": ask for one byte past the limit and check.
         out = inflater.decompress(data, limit + 1)

@@ -645,6 +645,12 @@ def test_pull_pages_by_cursor_and_limit(
     assert a.pull(client, after=0, limit=1) == everything[:1]
     assert a.pull(client, after=1, limit=2) == everything[1:3]
     assert a.pull(client, after=4) == []
+    # A node that reads the preset dictionary gets the smaller stream; an older one plain zlib.
+    path = f"/sync/v1/pull/{a.node_id}?after=0"
+    plain = client.get(path, headers=a.headers("GET", path)).content
+    preset = client.get(path, headers={**a.headers("GET", path), "X-Rhip-Zdict": "1"}).content
+    assert sync.decode(zlib.decompress(plain)) == everything
+    assert sync.decode(sync.decompress(preset)) == everything and len(preset) < len(plain)
     for query in ("after=-1", "limit=0", "limit=5000", "after=x"):
         r = a.get(client, f"/sync/v1/pull/{a.node_id}?{query}")
         assert r.status_code == 400 and r.json()["reason"] == "malformed", (query, r.text)

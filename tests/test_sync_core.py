@@ -1154,3 +1154,21 @@ def test_same_fact_refuses_a_different_copy() -> None:
         sync.same_fact(stored, {**stored, "data": {"note": "changed", "n": 1}})
     assert isinstance(exc.value, PeerError)
     assert exc.value.reason == "conflicting-copy"
+
+
+def test_preset_dictionary_streams_are_smaller_and_plain_ones_still_read() -> None:
+    import zlib
+
+    record = {
+        "type": "encounter",
+        "data": {"chief_complaint": "咳嗽3天", "diagnoses": [{"icd10": "J06.9", "primary": True}]},
+        "status": "final",
+        "recorded_by": "doctor",
+    }
+    frame = sync.encode([record] * 3)
+    preset, plain = sync.compress(frame, preset=True), sync.compress(frame)
+    assert len(preset) < len(plain)
+    assert sync.decompress(preset) == frame and sync.decompress(plain) == frame
+    assert zlib.decompress(plain) == frame  # an older peer reads what it is sent without the header
+    with pytest.raises(zlib.error):
+        zlib.decompress(preset)  # …which is why preset streams go only to peers that asked
