@@ -223,6 +223,8 @@ def demo(base: Path | None, residents: int, years: int, port: int, no_serve: boo
             )
             procs.append(proc)
             _wait_for(f"http://127.0.0.1:{port + i}/healthz", proc, f"node {CLINICS[i][1]}")
+        # A SIGTERM (a service manager, `timeout`) stops the children too, through `finally`.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
         click.echo("running; press Ctrl-C to stop")
         with contextlib.suppress(KeyboardInterrupt):
             while all(p.poll() is None for p in procs):
