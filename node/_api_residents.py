@@ -74,13 +74,10 @@ class ResidentController(Controller):
         """Change demographic fields; ``null`` clears a field. History keeps every earlier value."""
         ctx = Ctx(request)
         env = ctx.store.update_resident(resident_id, data, user=ctx.staff.name)
-        ctx.audit(
-            "update:demographics",
-            resident_id=resident_id,
-            detail={"fields": list(env.changed or ()) if env else []},
-        )
+        changed = list(env.changed or ()) if env else []
+        ctx.audit("update:demographics", resident_id=resident_id, detail={"fields": changed})
         return {
-            "changed": list(env.changed or ()) if env else [],
+            "changed": changed,
             "resident": ctx.store.resident(resident_id),
         }
 

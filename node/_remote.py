@@ -171,17 +171,8 @@ def _merge_remote_demographics(w: Writer, local_id: str, env: RecordEnvelope) ->
     if not wins:
         return
     for field, conflict in wins:
-        w.conn.execute(
-            "UPDATE resident_field_history SET outcome = ? "
-            "WHERE resident_id = ? AND field = ? AND outcome = 'current'",
-            ("conflict" if conflict else "superseded", local_id, field),
-        )
-        _remote_history(w, local_id, field, body.get(field), env, outcome="current")
-        w.conn.execute(
-            "INSERT OR REPLACE INTO resident_fields (resident_id, field, hlc, author, record_id) "
-            "VALUES (?,?,?,?,?)",
-            (local_id, field, hlc, env.author, env.id),
-        )
+        replaced = "conflict" if conflict else "superseded"
+        w._track_field(local_id, field, body.get(field), env, stamp=hlc, replaced=replaced)
     w._write_resident_row(local_id, merged, max(hlc, updated_hlc), registered=False)
     _search.index_resident(w.conn, local_id, merged)
 

@@ -389,11 +389,25 @@ class Writer:
         _search.index_resident(self.conn, resident_id, body)
         return env
 
-    def _track_field(self, resident_id: str, field: str, value: Any, env: RecordEnvelope) -> None:
+    def _track_field(
+        self,
+        resident_id: str,
+        field: str,
+        value: Any,
+        env: RecordEnvelope,
+        *,
+        stamp: int | None = None,
+        replaced: str = "superseded",
+    ) -> None:
+        """Make ``value`` (set by ``env``) current for ``field``; the value it replaces becomes ``replaced``.
+
+        History keeps the writer's stamp; ``resident_fields`` keeps the stamp merges compare
+        (``stamp``: a pulled one clamped to this clock).
+        """
         self.conn.execute(
-            "UPDATE resident_field_history SET outcome = 'superseded' "
+            "UPDATE resident_field_history SET outcome = ? "
             "WHERE resident_id = ? AND field = ? AND outcome = 'current'",
-            (resident_id, field),
+            (replaced, resident_id, field),
         )
         self.conn.execute(
             "INSERT INTO resident_field_history (resident_id, field, value, hlc, author, record_id, outcome) "
@@ -403,7 +417,7 @@ class Writer:
         self.conn.execute(
             "INSERT OR REPLACE INTO resident_fields (resident_id, field, hlc, author, record_id) "
             "VALUES (?,?,?,?,?)",
-            (resident_id, field, env.hlc, env.author, env.id),
+            (resident_id, field, env.hlc if stamp is None else stamp, env.author, env.id),
         )
 
     def _write_resident_row(

@@ -72,7 +72,9 @@ def _version_counts(store: NodeStore, fact_ids: list[str]) -> dict[str, int]:
     return counts
 
 
-def prenatal_records(store: NodeStore, resident_id: str, readable: frozenset[str]) -> list[RecordEnvelope]:
+def prenatal_records(
+    store: NodeStore, resident: dict[str, Any], readable: frozenset[str]
+) -> list[RecordEnvelope]:
     """The mother's records of the pregnancy that produced this resident.
 
     The pregnancy is named by the child's birth record (``pregnancy_id``) or by
@@ -81,10 +83,11 @@ def prenatal_records(store: NodeStore, resident_id: str, readable: frozenset[str
     types = [t for t in MATERNAL_TYPES if t in readable]
     if not types:
         return []
+    resident_id = resident["id"]
     births = store.records_of(resident_id, types=["birth"])
     pregnancy_ids = {b.data["pregnancy_id"] for b in births if b.data.get("pregnancy_id")}
     mother_ids = {b.data["mother_id"] for b in births if b.data.get("mother_id")}
-    family_mother = (store.resident(resident_id).get("family") or {}).get("mother_id")
+    family_mother = (resident.get("family") or {}).get("mother_id")
     if family_mother:
         mother_ids.add(family_mother)
     out: list[RecordEnvelope] = []
@@ -116,7 +119,7 @@ def file_tree(
         for r in store.records_of(resident_id)
         if r.type in readable and (include_entered_in_error or r.status is not Status.ENTERED_IN_ERROR)
     ]
-    prenatal = [p for p in prenatal_records(store, resident_id, readable) if p.resident_id != resident_id]
+    prenatal = [p for p in prenatal_records(store, resident, readable) if p.resident_id != resident_id]
     counts = _version_counts(store, [r.fact_id for r in records + prenatal])
     groups: dict[Category, dict[str, list[dict[str, Any]]]] = {c: {} for c in Category}
     if prenatal:

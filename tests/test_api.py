@@ -49,6 +49,7 @@ def test_garbage_bodies_get_4xx_never_500(client: TestClient[Any], staff_tokens:
     for body in (b"", b"{", b"[]", b"null", b'"x"', b'{"name": 5}', '{"name": "\u0000"}'.encode()):
         r = client.post("/api/v1/residents", content=body, headers=h)
         assert 400 <= r.status_code < 500, (body, r.status_code, r.text)
+        assert r.json()["errors"][0]["field"], "the clerk is told which part of the request is wrong"
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
