@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 
 import click
@@ -73,7 +74,14 @@ def init(home: Path, region: str) -> None:
 @click.option(
     "--port", default=8200, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on."
 )
-def serve(home: Path, host: str, port: int) -> None:
+@click.option(
+    "--check-workers",
+    type=click.IntRange(0, 64),
+    default=None,
+    help="Processes that check pushed records (schemas) beside the server; 0 checks in the server "
+    "process. Default: one per CPU core.",
+)
+def serve(home: Path, host: str, port: int, check_workers: int | None) -> None:
     """Run the hub's sync API (and the operators' status at /api/v1/status, loopback only).
 
     Held records are retried at start-up.
@@ -85,7 +93,8 @@ def serve(home: Path, host: str, port: int) -> None:
     import uvicorn
 
     h = _open(home)
-    app = create_app(h.store(), key=h.key(), hub_id=h.hub_id, region=h.region)
+    workers = check_workers if check_workers is not None else (os.cpu_count() or 1)
+    app = create_app(h.store(), key=h.key(), hub_id=h.hub_id, region=h.region, check_workers=workers)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     click.echo(f"hub {h.hub_id} (region {h.region}) listening on http://{host}:{port}/sync/v1")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

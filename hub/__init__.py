@@ -24,10 +24,11 @@ from ._db import Database
 from ._enrol import TOKEN_TTL_MS, EnrolRefused, Revocation, enrol, issue_token, revoke_clinic
 from ._feeds import pull_frames
 from ._home import HomeError, HubHome, init_hub_home
-from ._ingest import MAX_AHEAD_MS, Receipt, RetryReport, receive, retry_held
+from ._ingest import MAX_AHEAD_MS, BatchReceipt, Receipt, RetryReport, receive, receive_batch, retry_held
 from ._store import HeldRecord, HubError, HubStore, NodeInfo, NodeRefused, Quarantined, iso
 
 __all__ = [
+    "BatchReceipt",
     "FRAME_MEDIA_TYPE",
     "MAX_AHEAD_MS",
     "REQUEST_WINDOW_MS",
@@ -53,6 +54,7 @@ __all__ = [
     "issue_token",
     "pull_frames",
     "receive",
+    "receive_batch",
     "retry_held",
     "revoke_clinic",
 ]

@@ -9,11 +9,14 @@ Rules:
 3. Every error is JSON ``{"status_code", "detail", "reason"}``; bad input is
    a 4xx, never a 500.
 4. Binary bodies, both ways, are zlib-compressed msgpack (``application/x-rhip-frame``).
-5. Store calls run in worker threads; nothing personal is logged.
+5. Store calls run in worker threads, record checks in worker processes
+   (``check_workers``), at most ``2 * check_workers + 2`` pushes at a time;
+   nothing personal is logged.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
@@ -40,12 +43,14 @@ from sync import (
     encode,
     public_bytes,
     seal_head,
+    unpack_push,
     verify_request,
 )
 
+from ._checks import CheckPool
 from ._enrol import EnrolRefused, enrol
 from ._feeds import MAX_PULL_LIMIT, pull_body
-from ._ingest import known_node, receive, retry_held
+from ._ingest import apply_batch, known_node, open_batch, retry_held
 from ._store import HubError, HubStore, NodeInfo, NodeRefused
 
 __all__ = ["FRAME_MEDIA_TYPE", "REQUEST_WINDOW_MS", "HubState", "Refused", "create_app"]
@@ -76,6 +81,8 @@ class HubState:
     hub_id: str
     region: str
     operator_hosts: frozenset[str]
+    checks: CheckPool
+    ingest_slots: asyncio.Semaphore
     touched: dict[str, int] = field(default_factory=dict)  # node id → last_seen written (ms)
 
 
@@ -218,17 +225,25 @@ async def feed_head(request: Request[Any, Any, Any], node_id: FromPath[str]) -> 
 
 @post("/sync/v1/feeds/{node_id:str}/changesets", status_code=200)
 async def push(request: Request[Any, Any, Any], node_id: FromPath[str]) -> Response[bytes]:
-    """Take one changeset of the node's feed."""
+    """Take one changeset of the node's feed, or a batch of consecutive ones (docs/sync.md)."""
     hub = _state(request)
     body = await _body(request)
     await _signed(request, node_id, body)
-    frame = decompress(body)
-    receipt = await _run(receive, hub.store, frame, node_id=node_id, key=hub.key)
-    answer = {
-        "verdict": str(receipt.verdict),
+    frames, batch = unpack_push(decompress(body))
+    async with hub.ingest_slots:  # bounds the pushes held in memory at once
+        opened = await _run(open_batch, hub.store, frames, node_id=node_id)
+        checked = await hub.checks.check(opened, now_ms=hub.store.now_ms())
+        receipt = await _run(apply_batch, hub.store, opened, checked, key=hub.key)
+    answer: dict[str, Any] = {
+        "verdict": str(receipt.receipts[-1].verdict),
         "head": seal_head(receipt.head, hub.store.now_ms(), hub.key).frame,
-        "held": [{"record_id": h.record_id, "reason": h.reason} for h in receipt.held],
+        "held": [{"record_id": h.record_id, "reason": h.reason} for r in receipt.receipts for h in r.held],
+        "pull_head": receipt.pull_head,
     }
+    if batch:
+        answer["verdicts"] = [str(r.verdict) for r in receipt.receipts]
+        if receipt.stopped is not None:
+            answer["stopped"] = {"reason": receipt.stopped.reason, "detail": str(receipt.stopped)}
     return _frame_response(compress(encode(answer)))
 
 
@@ -324,14 +339,26 @@ def create_app(
     region: str,
     operator_hosts: frozenset[str] = LOOPBACK,
     retry_on_startup: bool = True,
+    check_workers: int = 0,
     debug: bool = False,
 ) -> Litestar:
-    """The hub's app over ``store``, signing with ``key``; held records are retried at start-up."""
-    hub = HubState(store, key, hub_id, region, operator_hosts)
+    """The hub's app over ``store``, signing with ``key``; held records are retried at start-up.
+
+    ``check_workers`` processes check pushed records outside the server
+    process (``hub._checks``); 0 checks them in a worker thread.
+    """
+    checks = CheckPool(check_workers)
+    hub = HubState(
+        store, key, hub_id, region, operator_hosts, checks, asyncio.Semaphore(2 * check_workers + 2)
+    )
 
     async def startup() -> None:
+        checks.start()
         if retry_on_startup:
             await _run(retry_held, store, key)
+
+    async def shutdown() -> None:
+        await _run(checks.close)
 
     return Litestar(
         route_handlers=[enroll, feed_head, push, pull, held, status, healthz],
@@ -344,6 +371,7 @@ def create_app(
             Exception: _internal,
         },
         on_startup=[startup],
+        on_shutdown=[shutdown],
         request_max_body_size=MAX_BODY_BYTES,
         state=State({"hub": hub}),
         openapi_config=None,

@@ -47,13 +47,22 @@ class FeedRouter:
         self.tx = tx
         self.now_ms = now_ms
         self.pending: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
+        self._holders: dict[str, set[str]] = {}  # resident → nodes holding it, until links change
 
     def record(self, record: dict[str, Any]) -> None:
         """Route an accepted record to every other node that holds its resident."""
-        targets = self.tx.nodes_holding(record["resident_id"]) - {record["author"]}
+        resident = record["resident_id"]
+        holders = self._holders.get(resident)
+        if holders is None:
+            holders = self._holders[resident] = self.tx.nodes_holding(resident)
+        targets = holders - {record["author"]}
         for target in sorted(targets):
             if self.tx.mark_routed(target, record["id"]):
                 self.pending[target].append((record["hlc"], record))
+
+    def links_changed(self) -> None:
+        """Residents were registered or linked: who holds whom must be read again."""
+        self._holders.clear()
 
     def backfill(self, target: str, resident_id: str) -> None:
         """Send a node every stored record about a resident it has just been linked to."""

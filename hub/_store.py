@@ -220,6 +220,18 @@ class Reads:
         value: bytes | None = self._one("SELECT content FROM records WHERE id = ?", (record_id,))
         return value
 
+    def record_contents(self, record_ids: list[str]) -> dict[str, bytes]:
+        """The stored content of those of ``record_ids`` the hub holds (one query per 500 ids)."""
+        found: dict[str, bytes] = {}
+        for start in range(0, len(record_ids), 500):
+            chunk = record_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for rid, content in self.conn.execute(
+                f"SELECT id, content FROM records WHERE id IN ({marks})", chunk
+            ):
+                found[rid] = content
+        return found
+
     def records_about(self, resident_id: str) -> list[tuple[str, str, int, bytes]]:
         """``(record_id, author, hlc, content)`` of every stored record about a resident, oldest first."""
         return [
@@ -319,6 +331,17 @@ class Reads:
             return None
         return FieldState(FieldVersion(_unjson(row[0]), row[1], row[2], row[3]), bool(row[4]))
 
+    def field_states(self, resident_id: str) -> dict[str, FieldState]:
+        """Every demographic field the hub holds for a resident, by name."""
+        return {
+            row[0]: FieldState(FieldVersion(_unjson(row[1]), row[2], row[3], row[4]), bool(row[5]))
+            for row in self.conn.execute(
+                "SELECT field, value, hlc, author, record_id, conflict FROM resident_fields "
+                "WHERE resident_id = ?",
+                (resident_id,),
+            )
+        }
+
     def demographics(self, resident_id: str) -> dict[str, Any]:
         """The hub's current value of every field (with conflict flags) and their whole history."""
         fields = {
@@ -406,25 +429,29 @@ class Writes(Reads):
             (head.seq, head.hash, skew_ms, now_ms, head.feed),
         )
 
-    def add_record(
-        self, record: dict[str, Any], content: bytes, *, node_id: str, seq: int, now_ms: int
+    def add_records(
+        self, rows: list[tuple[dict[str, Any], bytes]], *, node_id: str, seq: int, now_ms: int
     ) -> None:
-        self.conn.execute(
+        """Store ``(record, content)`` pairs carried by changeset ``seq`` of ``node_id``'s feed."""
+        self.conn.executemany(
             "INSERT INTO records (id, fact_id, type, v, resident_id, author, hlc, node_id, seq, "
             "received_ms, content) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            (
-                record["id"],
-                record["fact_id"],
-                record["type"],
-                record["v"],
-                record["resident_id"],
-                record["author"],
-                record["hlc"],
-                node_id,
-                seq,
-                now_ms,
-                content,
-            ),
+            [
+                (
+                    r["id"],
+                    r["fact_id"],
+                    r["type"],
+                    r["v"],
+                    r["resident_id"],
+                    r["author"],
+                    r["hlc"],
+                    node_id,
+                    seq,
+                    now_ms,
+                    content,
+                )
+                for r, content in rows
+            ],
         )
 
     def hold(

@@ -27,12 +27,13 @@ from ._home import HomeError, NodeHome, init_home
 from ._hub_client import HubConfig
 from ._scheduler import Backoff, SyncScheduler, sync_interval
 from ._store import NodeStore, NotFound, ReadOnlyRecord, Registration, StoreError, Writer
-from ._sync import RoundResult, SyncClient, enroll
+from ._sync import PUSH_BYTES, RoundResult, SyncClient, enroll
 from ._sync_errors import FeedBehindHub, HubAnswerInvalid, HubRefused, HubUnreachable, NotEnrolled, SyncError
 from ._sync_state import sync_status
 from ._tree import file_tree
 
 __all__ = [
+    "PUSH_BYTES",
     "AuthError",
     "Backoff",
     "Database",

@@ -169,8 +169,13 @@ class HubClient:
         """The hub's signed head frame for this node's feed (not yet verified)."""
         return _inflate(self._send("GET", f"/sync/v1/feeds/{self.node_id}/head").content)
 
-    def push(self, frame: bytes) -> dict[str, Any]:
-        """Send one changeset frame; the hub's ``{"verdict", "head", "held"}`` (not yet verified)."""
+    def push(self, frames: list[bytes]) -> dict[str, Any]:
+        """Send consecutive changeset frames in one POST (a batch when more than one).
+
+        The hub's ``{"verdict", "head", "held"}`` (plus ``"verdicts"`` and, when it
+        stopped early, ``"stopped"`` for a batch), not yet verified.
+        """
+        frame = frames[0] if len(frames) == 1 else sync.pack_batch(frames)
         response = self._send(
             "POST",
             f"/sync/v1/feeds/{self.node_id}/changesets",
@@ -183,6 +188,7 @@ class HubClient:
             and isinstance(answer.get("verdict"), str)
             and isinstance(answer.get("head"), bytes)
             and isinstance(answer.get("held", []), list)
+            and isinstance(answer.get("verdicts", []), list)
         ):
             raise HubAnswerInvalid("the hub's answer to a changeset lacks verdict, head or held")
         return answer

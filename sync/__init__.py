@@ -15,14 +15,17 @@ Errors::
 from __future__ import annotations
 
 from ._changeset import (
+    MAX_BATCH_FRAMES,
     PROTOCOL,
     TARGET_BODY_BYTES,
     ZERO_HASH,
     Changeset,
     SealedChangeset,
     open_changeset,
+    pack_batch,
     pack_changesets,
     seal,
+    unpack_push,
 )
 from ._errors import BadSignature, ChainBroken, ClockSkew, Fork, LocalError, Malformed, PeerError, SyncError
 from ._feed import (
@@ -43,6 +46,7 @@ from ._wire import MAX_BODY_BYTES, MAX_FRAME_BYTES, ZDICT_V1, compress, decode, 
 
 __all__ = [
     "COUNTER_BITS",
+    "MAX_BATCH_FRAMES",
     "MAX_BODY_BYTES",
     "MAX_FRAME_BYTES",
     "PROTOCOL",
@@ -79,6 +83,7 @@ __all__ = [
     "merge_field",
     "open_changeset",
     "open_head",
+    "pack_batch",
     "pack_changesets",
     "private_key_from_pem",
     "public_bytes",
@@ -87,6 +92,7 @@ __all__ = [
     "seal_head",
     "sign",
     "sign_request",
+    "unpack_push",
     "verify",
     "verify_request",
 ]

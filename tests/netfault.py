@@ -1,7 +1,7 @@
 """A small fault-injecting TCP proxy for reliability tests (the kernel here has no netem).
 
 It forwards 127.0.0.1:<port> to a target and can, at any moment:
-add latency per chunk, cap bandwidth, cut every connection after N bytes
+add one-way latency, cap bandwidth, cut every connection after N bytes
 upstream (client → server) or downstream, refuse new connections, or drop
 all open ones. Faults are changed while it runs (``proxy.set(...)``).
 """
@@ -9,6 +9,7 @@ all open ones. Faults are changed while it runs (``proxy.set(...)``).
 from __future__ import annotations
 
 import contextlib
+import queue
 import socket
 import threading
 import time
@@ -19,7 +20,7 @@ __all__ = ["Faults", "FaultyProxy"]
 
 @dataclass(frozen=True)
 class Faults:
-    latency_s: float = 0.0  # added before forwarding each chunk
+    latency_s: float = 0.0  # one-way delay of every byte (pipelined, like a real link)
     bytes_per_s: int | None = None  # bandwidth cap per direction per connection
     cut_up_after: int | None = None  # close a connection after this many client→server bytes
     cut_down_after: int | None = None  # … or server→client bytes
@@ -97,6 +98,18 @@ class FaultyProxy:
     def _pipe(
         self, src: socket.socket, dst: socket.socket, direction: str, budget: dict[str, int | None]
     ) -> None:
+        """Read ``src`` and hand each chunk to a writer that delivers it to ``dst`` when the link would.
+
+        The link is modelled, not slept through chunk by chunk: a chunk goes on
+        the wire when it arrives or when the previous one has left, whichever is
+        later, takes ``len / bytes_per_s`` to cross, and arrives ``latency_s``
+        after that. Chunks in flight overlap as on a real link, so latency is
+        paid once per exchange, not once per chunk.
+        """
+        outbox: queue.Queue[tuple[float, bytes] | None] = queue.Queue()
+        writer = threading.Thread(target=self._deliver, args=(outbox, src, dst, direction), daemon=True)
+        writer.start()
+        wire_free = 0.0
         try:
             while not self._stop.is_set():
                 try:
@@ -106,16 +119,33 @@ class FaultyProxy:
                 if not chunk:
                     break
                 f = self.faults
-                if f.latency_s:
-                    time.sleep(f.latency_s)
                 left = budget[direction]
                 if left is not None:
                     if left <= 0:
                         break
                     chunk = chunk[:left]
                     budget[direction] = left - len(chunk)
-                if f.bytes_per_s:
-                    time.sleep(len(chunk) / f.bytes_per_s)
+                now = time.monotonic()
+                wire_free = max(now, wire_free) + (len(chunk) / f.bytes_per_s if f.bytes_per_s else 0.0)
+                outbox.put((wire_free + f.latency_s, chunk))
+                if budget[direction] == 0:
+                    break
+        finally:
+            outbox.put(None)
+
+    def _deliver(
+        self,
+        outbox: queue.Queue[tuple[float, bytes] | None],
+        src: socket.socket,
+        dst: socket.socket,
+        direction: str,
+    ) -> None:
+        try:
+            while (item := outbox.get()) is not None:
+                due, chunk = item
+                wait = due - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
                 try:
                     dst.sendall(chunk)
                 except OSError:
@@ -124,8 +154,6 @@ class FaultyProxy:
                     self.bytes_up += len(chunk)
                 else:
                     self.bytes_down += len(chunk)
-                if budget[direction] == 0:
-                    break
         finally:
             for s in (src, dst):
                 with contextlib.suppress(OSError):

@@ -366,6 +366,68 @@ def test_fork_is_quarantined_alerted_and_never_applied(
     assert r.exit_code == 0 and "FORK at seq 1" in r.output
 
 
+def test_a_batch_is_taken_in_order_and_stops_at_the_first_refused_frame(
+    client: TestClient[Any], hub_store: HubStore, hub_public: bytes
+) -> None:
+    a = enrolled(client, hub_store, "511321100")
+    r1 = a.resident()
+    frames = [a.seal(r1), a.seal(a.encounter(r1)), a.seal(a.encounter(r1, icd10="I10"))]
+    got = answer(a.push(client, sync.pack_batch(frames[:2])))
+    assert got["verdicts"] == ["accept", "accept"] and "stopped" not in got
+    assert sync.open_head(got["head"], hub_public).head == sync.FeedHead(a.node_id, 2, a.feed[1].hash)
+    # A resent batch overlapping the head: the known frames are duplicates, the new one is taken.
+    got = answer(a.push(client, sync.pack_batch(frames)))
+    assert got["verdicts"] == ["duplicate", "duplicate", "accept"]
+    assert status_of(hub_store, a)["records"] == 3
+
+    # A forged frame in the middle: the one before it is kept, the rest is not looked at.
+    r2 = a.resident(name="李四")
+    good, bad, after = a.seal(r2), a.seal(a.encounter(r2)), a.seal(a.encounter(r2))
+    tampered = sync.seal(sync.open_changeset(bad, a.public_key).changeset, Ed25519PrivateKey.generate()).frame
+    got = answer(a.push(client, sync.pack_batch([good, tampered, after])))
+    assert got["verdicts"] == ["accept"] and got["stopped"]["reason"] == "bad-signature"
+    assert a.head(client, hub_public).seq == 4 and status_of(hub_store, a)["records"] == 4
+    # Sent again from the refused frame, the refusal comes back as the error it is.
+    r = a.push(client, sync.pack_batch([tampered, after]))
+    assert r.status_code == 400 and r.json()["reason"] == "bad-signature"
+    assert answer(a.push(client, sync.pack_batch([bad, after])))["verdicts"] == ["accept", "accept"]
+    assert status_of(hub_store, a)["records"] == 6
+
+
+def test_a_fork_inside_a_batch_is_quarantined_and_what_came_before_is_kept(
+    client: TestClient[Any], hub_store: HubStore, hub_public: bytes
+) -> None:
+    a = enrolled(client, hub_store, "511321100")
+    first = a.seal(a.resident())
+    assert answer(a.push(client, first))["verdict"] == "accept"
+    second = a.seal(a.resident())
+    forked = a.seal(a.resident(), seq=2, prev=b"\x02" * 32)
+    got = answer(a.push(client, sync.pack_batch([first, second, forked])))
+    assert got["verdicts"] == ["duplicate", "accept"] and got["stopped"]["reason"] == "fork"
+    node = status_of(hub_store, a)
+    assert node["head"] == 2 and node["records"] == 2 and [q["seq"] for q in node["quarantined"]] == [2]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        sync.encode({"frames": []}),
+        sync.encode({"frames": ["text"]}),
+        sync.encode({"frames": [b"x"], "extra": 1}),
+        sync.encode({"other": [b"x"]}),
+        sync.encode({"frames": [b"x"] * (sync.MAX_BATCH_FRAMES + 1)}),
+    ],
+)
+def test_a_malformed_batch_is_refused_and_nothing_stored(
+    client: TestClient[Any], hub_store: HubStore, body: bytes
+) -> None:
+    a = enrolled(client, hub_store, "511321100")
+    r = a.push(client, body)
+    assert r.status_code == 400 and r.json()["reason"] == "malformed", r.text
+    assert "batch" in r.json()["detail"] or "frame" in r.json()["detail"]
+    assert status_of(hub_store, a)["head"] == 0
+
+
 def test_forged_tampered_and_bad_bodies_are_refused_and_nothing_stored(
     client: TestClient[Any], hub_store: HubStore, hub_public: bytes
 ) -> None:
@@ -487,6 +549,36 @@ def test_records_the_hub_cannot_apply_are_held_and_the_rest_stored(
     # Retrying changes nothing while the cause remains.
     report = retry_held(hub_store, HubHome.open(hub_store.db.path.parent).key())
     assert report.applied == 0 and len(report.still_held) == 3
+
+
+def test_record_checks_in_worker_processes_hold_and_store_exactly_as_inline(
+    hub_home: HubHome, hub_store: HubStore, hub_public: bytes, tmp_path: Path
+) -> None:
+    other_home = init_hub_home(tmp_path / "inline", region="511321")
+    other_store = other_home.store()
+    outcomes = []
+    for home, store, workers in ((hub_home, hub_store, 2), (other_home, other_store, 0)):
+        with TestClient(app=make_app(home, store, check_workers=workers)) as client:
+            a = enrolled(client, store, "511321100")
+            r1 = a.resident()
+            invalid = a.envelope("encounter", {"visit_time": "yesterday"}, resident_id=r1["id"], check=False)
+            frames = [a.seal(r1, invalid), a.seal(a.encounter(r1)), a.seal(a.update(r1, phone="13912345678"))]
+            got = answer(a.push(client, sync.pack_batch(frames)))
+            node = status_of(store, a)
+            outcomes.append(
+                (
+                    got["verdicts"],
+                    [h["reason"] for h in got["held"]],
+                    node["records"],
+                    [h["detail"] for h in node["held"]],
+                    store.reads().demographics(r1["resident_id"])["fields"]["phone"]["value"],
+                )
+            )
+    other_store.db.close()
+    assert outcomes[0] == outcomes[1]
+    verdicts, held, records, details, phone = outcomes[0]
+    assert verdicts == ["accept"] * 3 and held == ["invalid"] and records == 3 and phone == "13912345678"
+    assert "visit_time" in details[0]
 
 
 def test_a_record_is_immutable_identical_copy_no_op_different_copy_held(

@@ -108,6 +108,7 @@ class FakeHub:
     feeds: dict[str, dict[int, sync.SealedChangeset]] = field(default_factory=lambda: defaultdict(dict))
     heads: dict[str, sync.FeedHead] = field(default_factory=dict)
     received: Counter[tuple[str, int]] = field(default_factory=Counter)  # changeset uploads
+    batches: list[int] = field(default_factory=list)  # changesets per POST
     stored: Counter[str] = field(default_factory=Counter)  # record id -> times stored
     records: dict[str, dict[str, Any]] = field(default_factory=dict)
     person: dict[str, str] = field(default_factory=dict)  # resident id -> id_number
@@ -207,7 +208,39 @@ class FakeHub:
 
     def _receive(self, node_id: str, entry: Enrolled, content: bytes) -> httpx.Response:
         try:
-            sealed = sync.open_changeset(sync.decompress(content), entry.public)
+            frames, batch = sync.unpack_push(sync.decompress(content))
+        except sync.SyncError as exc:
+            return problem(400, exc.reason, str(exc))
+        self.batches.append(len(frames))
+        verdicts: list[str] = []
+        held: list[dict[str, str]] = []
+        stopped: dict[str, Any] | None = None
+        for frame in frames:
+            outcome = self._one(node_id, entry, frame)
+            if isinstance(outcome, httpx.Response):
+                if not verdicts:
+                    return outcome
+                stopped = {"reason": outcome.json()["reason"], "detail": outcome.json()["detail"]}
+                break
+            verdicts.append(outcome[0])
+            held += outcome[1]
+        answer: dict[str, Any] = {
+            "verdict": verdicts[-1],
+            "head": sync.seal_head(self.heads[node_id], self.wall_ms(), self.key).frame,
+            "held": held,
+            "pull_head": len(self.out[node_id]),
+        }
+        if batch:
+            answer["verdicts"] = verdicts
+            if stopped is not None:
+                answer["stopped"] = stopped
+        return binary(sync.encode(answer))
+
+    def _one(
+        self, node_id: str, entry: Enrolled, frame: bytes
+    ) -> httpx.Response | tuple[str, list[dict[str, str]]]:
+        try:
+            sealed = sync.open_changeset(frame, entry.public)
         except sync.SyncError as exc:
             return problem(400, exc.reason, str(exc))
         seq = sealed.changeset.seq
@@ -232,12 +265,9 @@ class FakeHub:
                 self.records[record["id"]] = record
                 self._route(node_id, record)
             self.held[node_id] += held
-        answer = {
-            "verdict": verdict.value,
-            "head": sync.seal_head(self.heads[node_id], self.wall_ms(), self.key).frame,
-            "held": held,
-        }
-        return binary(sync.encode(answer))
+        else:
+            self.heads.setdefault(node_id, head)
+        return verdict.value, held
 
     def _route(self, author: str, record: dict[str, Any]) -> None:
         rid = record["resident_id"]
@@ -339,6 +369,7 @@ def clinics(tmp_path: Path, hub: FakeHub, clock: Clock) -> Iterator[Callable[...
         db = home.database()
         store = NodeStore(db, node_id=home.node_id, wall_ms=clock, today=lambda: dt.date(2026, 11, 25))
         options.setdefault("changeset_bytes", 2000)  # several changesets from a few records
+        options.setdefault("push_bytes", 1)  # one changeset per POST, unless a test batches
         client = SyncClient.for_home(
             home, store, transport=httpx.MockTransport(link), wall_ms=clock, **options
         )
@@ -396,6 +427,61 @@ def test_records_reach_the_hub_exactly_once_and_nothing_is_pending(
     before = hub.posts()
     again = a.client.round()  # nothing new: one head request, no upload
     assert hub.posts() == before and again.pushed == 0 and again.sealed == 0
+
+
+def test_several_changesets_travel_in_one_post(clinics: Callable[..., Clinic], hub: FakeHub) -> None:
+    a = clinics(push_bytes=sync.MAX_FRAME_BYTES)
+    rid = a.store.register_resident(resident_data(), user="clerk").envelope.id
+    visits(a.store, rid, 12)
+    result = a.client.round()
+    n = a.scalar("SELECT max(seq) FROM feed")
+    assert n > 3 and result.pushed == n and hub.batches == [n]  # one POST for the whole feed
+    assert set(hub.stored.values()) == {1} and set(hub.stored) == local_ids(a) and a.pending() == 0
+
+
+def test_a_batch_the_hub_stops_early_is_resent_from_where_it_stopped(
+    clinics: Callable[..., Clinic], hub: FakeHub
+) -> None:
+    a = clinics(push_bytes=sync.MAX_FRAME_BYTES)
+    rid = a.store.register_resident(resident_data(), user="clerk").envelope.id
+    visits(a.store, rid, 12)
+    n = a.scalar("SELECT count(*) FROM outbox")
+    a.client._seal()
+    seqs = a.scalar("SELECT max(seq) FROM feed")
+    original = hub._one
+    refused: list[int] = []
+
+    def flaky(node_id: str, entry: Any, frame: bytes) -> Any:  # the hub refuses changeset 3 once
+        sealed = sync.open_changeset(frame, entry.public)
+        if sealed.changeset.seq == 3 and not refused:
+            refused.append(3)
+            return problem(409, "chain-broken", "changeset 3 arrived before 2", expected_seq=2)
+        return original(node_id, entry, frame)
+
+    hub._one = flaky  # type: ignore[method-assign]
+    result = a.client.round()
+    assert refused == [3] and result.pushed == seqs and a.pending() == 0
+    assert hub.batches[0] == seqs and hub.batches[1] == seqs - 2  # resent from 3, nothing before it
+    assert [hub.received[(a.node_id, s)] for s in range(1, seqs + 1)] == [1] * seqs  # nothing sent twice
+    assert len(hub.stored) == n
+
+
+def test_a_round_that_uploads_pulls_only_when_the_hub_has_something(
+    clinics: Callable[..., Clinic], hub: FakeHub
+) -> None:
+    a = clinics()
+    rid = a.store.register_resident(resident_data(), user="clerk").envelope.id
+    a.client.round()
+    pulls = lambda: sum(1 for m, p in hub.requests if p.startswith("/sync/v1/pull/"))  # noqa: E731
+    before = pulls()
+    visits(a.store, rid, 2)
+    a.client.round()  # the push answer says the hub's feed for this clinic is empty: no pull
+    assert pulls() == before and a.pending() == 0
+    hub.publish(a.node_id, [])  # the hub has something for this clinic now
+    visits(a.store, rid, 1)
+    assert a.client.round().pulled == 1 and pulls() == before + 1
+    a.client.round()  # nothing to upload: the round asks the hub anyway
+    assert pulls() == before + 2
 
 
 def test_interrupted_upload_resumes_without_resending(clinics: Callable[..., Clinic], hub: FakeHub) -> None:

@@ -54,7 +54,7 @@ from hypothesis.stateful import (
 
 import schemas
 import sync
-from node import HubUnreachable, NodeStore, SyncClient, sync_status
+from node import PUSH_BYTES, HubUnreachable, NodeStore, SyncClient, sync_status
 from schemas import RecordEnvelope, Status
 
 from .cluster import (
@@ -153,14 +153,25 @@ def hub_head(cluster: Cluster, node: NodeProcess) -> int:
     return int(cluster.hub.scalar("SELECT head_seq FROM nodes WHERE node_id = ?", node.node_id))
 
 
-def frame_bytes_after(node: NodeProcess, seq: int) -> tuple[int, int]:
-    """(count, compressed bytes) of the node's stored changesets above ``seq``: what is left to send."""
+def frame_bytes_after(node: NodeProcess, seq: int) -> tuple[int, int, int]:
+    """The node's stored changesets above ``seq`` (what is left to send): how many, in how many POSTs,
+    and their bytes as the node sends them (grouped by ``PUSH_BYTES``, compressed as uploads are)."""
     conn = node.connect()
     try:
-        rows = conn.execute("SELECT body, signature FROM feed WHERE seq > ?", (seq,)).fetchall()
+        rows = conn.execute("SELECT body, signature FROM feed WHERE seq > ? ORDER BY seq", (seq,)).fetchall()
     finally:
         conn.close()
-    return len(rows), sum(len(sync.compress(sync.encode([b, s]))) for b, s in rows)
+    posts: list[list[bytes]] = []
+    size = 0
+    for body, signature in rows:
+        frame = sync.encode([body, signature])
+        if not posts or size + len(frame) > PUSH_BYTES or len(posts[-1]) == sync.MAX_BATCH_FRAMES:
+            posts.append([])
+            size = 0
+        posts[-1].append(frame)
+        size += len(frame)
+    sent = sum(len(sync.compress(p[0] if len(p) == 1 else sync.pack_batch(p), preset=True)) for p in posts)
+    return len(rows), len(posts), sent
 
 
 def node_consistent(node: NodeProcess) -> None:
@@ -280,14 +291,14 @@ def test_link_cut_at_each_tenth_of_an_upload_resumes_without_resending(cluster: 
 
         held = hub_head(cluster, node)
         assert held >= head_before
-        left, left_bytes = frame_bytes_after(node, held)
+        left, posts, left_bytes = frame_bytes_after(node, held)
         assert left > 0, f"cut at {k}/10 should leave changesets to send"
         start = cluster.proxy.bytes_up
         node.sync_ok()
         resent = cluster.proxy.bytes_up - start
         # What the resumed round sent: the changesets the hub lacked, plus requests' headers
         # (head, each upload, pull: about 600 bytes each), and nothing the hub held.
-        assert left_bytes <= resent <= left_bytes + 800 * (left + 3), (k, left, left_bytes, resent)
+        assert left_bytes <= resent <= left_bytes + 800 * (posts + 3), (k, left, left_bytes, resent)
         cluster.check()
         assert cluster.hub.scalar(
             "SELECT count(*) = count(DISTINCT seq) AND count(*) = max(seq) FROM changesets WHERE node_id = ?",
