@@ -69,6 +69,30 @@ def proc_status_kb(pid: int) -> dict[str, int]:
     return out
 
 
+def tree_rss_kb(pid: int) -> tuple[int, int]:
+    """(VmRSS of ``pid``, VmRSS of ``pid`` and every process under it) in kB: the hub with its workers."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    own = proc_status_kb(pid)["VmRSS"]
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            total += proc_status_kb(p).get("VmRSS", 0)
+        except OSError:
+            continue
+        todo.extend(children.get(p, []))
+    return own, total
+
+
 class HubProcess:
     """``rhip hub serve`` on a free loopback port, with a fresh hub home under ``path``."""
 

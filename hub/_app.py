@@ -50,7 +50,7 @@ from sync import (
 from ._checks import CheckPool
 from ._enrol import EnrolRefused, enrol
 from ._feeds import MAX_PULL_LIMIT, pull_body
-from ._ingest import apply_batch, known_node, open_batch, retry_held
+from ._ingest import apply_batch, known_node, retry_held
 from ._store import HubError, HubStore, NodeInfo, NodeRefused
 
 __all__ = ["FRAME_MEDIA_TYPE", "REQUEST_WINDOW_MS", "HubState", "Refused", "create_app"]
@@ -228,12 +228,13 @@ async def push(request: Request[Any, Any, Any], node_id: FromPath[str]) -> Respo
     """Take one changeset of the node's feed, or a batch of consecutive ones (docs/sync.md)."""
     hub = _state(request)
     body = await _body(request)
-    await _signed(request, node_id, body)
+    node = await _signed(request, node_id, body)
     frames, batch = unpack_push(decompress(body))
     async with hub.ingest_slots:  # bounds the pushes held in memory at once
-        opened = await _run(open_batch, hub.store, frames, node_id=node_id)
-        checked = await hub.checks.check(opened, now_ms=hub.store.now_ms())
-        receipt = await _run(apply_batch, hub.store, opened, checked, key=hub.key)
+        opened = await hub.checks.open_and_check(
+            frames, public_key=node.public_key, node_id=node_id, now_ms=hub.store.now_ms()
+        )
+        receipt = await _run(apply_batch, hub.store, opened, key=hub.key)
     answer: dict[str, Any] = {
         "verdict": str(receipt.receipts[-1].verdict),
         "head": seal_head(receipt.head, hub.store.now_ms(), hub.key).frame,

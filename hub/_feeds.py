@@ -49,16 +49,18 @@ class FeedRouter:
         self.pending: dict[str, list[tuple[int, dict[str, Any]]]] = defaultdict(list)
         self._holders: dict[str, set[str]] = {}  # resident → nodes holding it, until links change
 
-    def record(self, record: dict[str, Any]) -> None:
+    def record(self, record_id: str, resident_id: str, author: str, hlc: int, content: bytes) -> None:
         """Route an accepted record to every other node that holds its resident."""
-        resident = record["resident_id"]
-        holders = self._holders.get(resident)
+        holders = self._holders.get(resident_id)
         if holders is None:
-            holders = self._holders[resident] = self.tx.nodes_holding(resident)
-        targets = holders - {record["author"]}
+            holders = self._holders[resident_id] = self.tx.nodes_holding(resident_id)
+        targets = holders - {author}
+        if not targets:
+            return
+        record = decode(content)
         for target in sorted(targets):
-            if self.tx.mark_routed(target, record["id"]):
-                self.pending[target].append((record["hlc"], record))
+            if self.tx.mark_routed(target, record_id):
+                self.pending[target].append((hlc, record))
 
     def links_changed(self) -> None:
         """Residents were registered or linked: who holds whom must be read again."""

@@ -26,9 +26,10 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 import schemas
@@ -61,19 +62,17 @@ __all__ = [
     "Applier",
     "BatchReceipt",
     "Checked",
+    "CheckedRecords",
     "OpenedBatch",
     "Receipt",
     "RetryReport",
     "apply_batch",
-    "check_batch",
     "check_record",
-    "checked_from_verdicts",
     "known_node",
-    "open_batch",
+    "open_and_check",
     "receive",
     "receive_batch",
     "retry_held",
-    "verdicts_of_bodies",
 ]
 
 log = logging.getLogger("rhip.hub.ingest")
@@ -143,55 +142,157 @@ def receive(store: HubStore, frame: bytes, *, node_id: str, key: Ed25519PrivateK
 def receive_batch(
     store: HubStore, frames: list[bytes], *, node_id: str, key: Ed25519PrivateKey
 ) -> BatchReceipt:
-    """Open, decide and apply consecutive frames of ``node_id``'s feed, in one transaction.
+    """Open, check and apply consecutive frames of ``node_id``'s feed; the accepted ones in one transaction.
 
-    Signatures are verified and records checked before the write lock is
-    taken. A refusal of the first frame is raised as ``receive`` raises it;
-    a refusal of a later one stops the batch there (``stopped``) and keeps
-    what came before it. (The hub's API runs the same three steps with the
-    record checks in worker processes: ``open_batch``, ``check_batch``, ``apply_batch``.)
+    A refusal of the first frame is raised as ``receive`` raises it; a
+    refusal of a later one stops the batch there (``stopped``) and keeps what
+    came before it. The hub's API runs the same steps with the opening and
+    checking in worker processes (``hub._checks``): ``open_and_check`` is pure.
     """
-    batch = open_batch(store, frames, node_id=node_id)
-    checked = check_batch(batch, now_ms=store.now_ms())
-    return apply_batch(store, batch, checked, key=key)
+    public_key = known_node(store.reads(), node_id).public_key
+    batch = open_and_check(frames, public_key=public_key, node_id=node_id, now_ms=store.now_ms())
+    return apply_batch(store, batch, key=key)
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """One record of a verified changeset after every check that needs no database.
+
+    ``row`` is ``(id, fact_id, type, v, resident_id, author, hlc)`` and
+    ``content`` its canonical bytes, for a record that applies; ``problem``
+    is ``(reason, detail)`` for one that must be held. A demographic record
+    also carries itself and its normalised body (merged per field).
+    """
+
+    row: tuple[str, str, str, int, str, str, int] | None
+    content: bytes
+    problem: tuple[str, str] | None = None
+    record_id: str | None = None
+    demographic: dict[str, Any] | None = None
+    body: dict[str, Any] | None = None
+
+
+Row = list[Any]  # [id, fact_id, type, v, resident_id, author, hlc, content]: a record to store
+
+
+class CheckedRecords:
+    """The checked records of one changeset, in order, as they cross from a worker process.
+
+    ``rows[i]`` is record i ready to store, or None if it is held;
+    ``special[i]`` is the ``Checked`` of a held or demographic record (its
+    problem, or itself and its body to merge).
+
+    Pickled compactly: the rows as one msgpack blob, without the records'
+    bytes when they are a span of the changeset body (as a node's canonical
+    encoding makes them) — the receiving process has the body and puts them
+    back (``attach``). So the server process never builds an object per
+    record it only has to store, nor receives its bytes twice.
+    """
+
+    __slots__ = ("rows", "spans", "special")
+
+    def __init__(
+        self, rows: list[Row | None], special: dict[int, Checked], spans: list[list[int] | None] | None = None
+    ) -> None:
+        self.rows = rows
+        self.special = special
+        self.spans = spans
+
+    @classmethod
+    def of(cls, checked: Sequence[Checked], body: bytes = b"") -> CheckedRecords:
+        rows: list[Row | None] = []
+        spans: list[list[int] | None] = []
+        special: dict[int, Checked] = {}
+        cursor = 0
+        for idx, c in enumerate(checked):
+            rows.append(None if c.row is None else [*c.row, c.content])
+            start = body.find(c.content, cursor) if c.row is not None and body else -1
+            spans.append(None if start < 0 else [start, start + len(c.content)])
+            cursor = cursor if start < 0 else start + len(c.content)
+            if c.problem is not None or c.demographic is not None:
+                special[idx] = Checked(None, b"", c.problem, c.record_id, c.demographic, c.body)
+        return cls(rows, special, spans)
+
+    def attach(self, body: bytes) -> CheckedRecords:
+        """Put back the bytes of records that crossed as spans of ``body``."""
+        if self.spans is not None:
+            for row, span in zip(self.rows, self.spans, strict=True):
+                if row is not None and span is not None:
+                    row[7] = body[span[0] : span[1]]
+            self.spans = None
+        return self
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def record_id(self, idx: int) -> str | None:
+        row = self.rows[idx]
+        if row is not None:
+            return str(row[0])
+        special = self.special.get(idx)
+        return special.record_id if special else None
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        spans = self.spans or [None] * len(self.rows)
+        rows = [
+            row if row is None or span is None else [*row[:7], None]
+            for row, span in zip(self.rows, spans, strict=True)
+        ]
+        return (_checked_records, (encode(rows), encode(self.spans), self.special))
+
+
+def _checked_records(blob: bytes, spans: bytes, special: dict[int, Checked]) -> CheckedRecords:
+    return CheckedRecords(_ROWS.decode(blob), special, _SPANS.decode(spans))
+
+
+_SPANS = msgspec.msgpack.Decoder(list[list[int] | None] | None)
+_ROWS = msgspec.msgpack.Decoder(list[list[Any] | None])
 
 
 @dataclass(frozen=True)
 class OpenedBatch:
-    """The frames of a push that verified, in order, and the refusal of the first that did not."""
+    """A push after the pure steps: each frame that verified with its checked records, in order,
+    and the refusal of the first frame that did not."""
 
     node_id: str
-    opened: list[tuple[SealedChangeset, bytes]]
+    opened: list[tuple[SealedChangeset, bytes, CheckedRecords]]
     stopped: PeerError | None
 
 
-def open_batch(store: HubStore, frames: list[bytes], *, node_id: str) -> OpenedBatch:
-    """Verify each frame with the key ``node_id`` enrolled; raises the refusal of the first frame."""
+def open_and_check(frames: list[bytes], *, public_key: bytes, node_id: str, now_ms: int) -> OpenedBatch:
+    """Verify each frame with ``node_id``'s key and check its records; raises the refusal of the first.
 
-    def lookup(feed: str) -> bytes:
-        if feed != node_id:
-            raise Malformed(f"changeset of feed {feed} sent on the feed of node {node_id}")
-        return known_node(store.reads(), feed).public_key
-
-    opened: list[tuple[SealedChangeset, bytes]] = []
+    Pure (no database, no clock): it runs in worker processes. The
+    changesets it returns carry no records (their bytes are in the frames);
+    the records travel as ``CheckedRecords``.
+    """
+    opened: list[tuple[SealedChangeset, bytes, CheckedRecords]] = []
     for frame in frames:
         try:
-            opened.append((open_changeset(frame, lookup), frame))
+            sealed = open_changeset(frame, _feed_key(node_id, public_key))
         except PeerError as exc:
             if not opened:
                 raise
             return OpenedBatch(node_id, opened, exc)
+        cs = sealed.changeset
+        checked = CheckedRecords.of(
+            [check_record(r, sender=node_id, now_ms=now_ms) for r in cs.records], sealed.body
+        )
+        light = SealedChangeset(replace(cs, records=()), sealed.body, sealed.signature)
+        opened.append((light, frame, checked))
     return OpenedBatch(node_id, opened, None)
 
 
-def check_batch(batch: OpenedBatch, *, now_ms: int) -> list[list[Checked]]:
-    """Check every record of every opened changeset (pure: no database, no lock)."""
-    return [check_records(s.changeset.records, sender=batch.node_id, now_ms=now_ms) for s, _ in batch.opened]
+def _feed_key(node_id: str, public_key: bytes) -> Callable[[str], bytes]:
+    def lookup(feed: str) -> bytes:
+        if feed != node_id:
+            raise Malformed(f"changeset of feed {feed} sent on the feed of node {node_id}")
+        return public_key
+
+    return lookup
 
 
-def apply_batch(
-    store: HubStore, batch: OpenedBatch, checked: list[list[Checked]], *, key: Ed25519PrivateKey
-) -> BatchReceipt:
+def apply_batch(store: HubStore, batch: OpenedBatch, *, key: Ed25519PrivateKey) -> BatchReceipt:
     """Decide and apply an opened, checked batch in one transaction (rule 2)."""
     node_id, stopped = batch.node_id, batch.stopped
     receipts: list[Receipt] = []
@@ -199,9 +300,9 @@ def apply_batch(
     with store.transaction() as tx:
         now = store.now_ms()
         head = known_node(tx, node_id).head
-        for (sealed, frame), items in zip(batch.opened, checked, strict=True):
+        for sealed, frame, checked in batch.opened:
             try:
-                receipt = _accept(tx, store, sealed, frame, items, head=head, now_ms=now, key=key)
+                receipt = _accept(tx, store, sealed, frame, checked, head=head, now_ms=now, key=key)
             except ChainBroken as exc:
                 if not receipts:
                     raise
@@ -227,7 +328,7 @@ def _accept(
     store: HubStore,
     sealed: SealedChangeset,
     frame: bytes,
-    checked: list[Checked],
+    checked: CheckedRecords,
     *,
     head: FeedHead,
     now_ms: int,
@@ -249,7 +350,7 @@ def _accept(
                 cs.feed,
                 cs.seq,
                 idx,
-                record_id=_record_id(checked[idx].record),
+                record_id=checked.record_id(idx),
                 reason=problem[0],
                 detail=problem[1],
                 now_ms=now_ms,
@@ -258,7 +359,7 @@ def _accept(
     routed = apply.router.seal(key)
     new_head = head.advance(sealed)
     tx.set_head(new_head, skew_ms=skew, now_ms=now_ms)
-    log.info(
+    log.debug(
         "feed %s: accepted changeset %d (%d records, %d held, %d feed changesets routed, skew %d s)",
         cs.feed,
         cs.seq,
@@ -347,92 +448,37 @@ def _envelope(record: dict[str, Any], sender: str) -> RecordEnvelope:
     return RecordEnvelope.from_dict(record)
 
 
-@dataclass(frozen=True)
-class Checked:
-    """One record after the checks that need no database (see ``check_record``)."""
-
-    record: dict[str, Any]
-    content: bytes  # its canonical bytes, as stored
-    env: RecordEnvelope | None  # None when held
-    body: dict[str, Any] | None  # the normalised body of a demographic record (merged per field)
-    problem: tuple[str, str] | None  # (reason, detail) when it must be held
-
-
 def check_record(record: dict[str, Any], *, sender: str, now_ms: int) -> Checked:
     """Check one record against the envelope rules and its schema; pure, so it runs before any lock.
 
     A record that fails is held, never dropped: ``problem`` says why.
     """
-    problem, body = _verdict(record, sender=sender, now_ms=now_ms)
-    return _checked(record, problem, body)
-
-
-def _verdict(
-    record: dict[str, Any], *, sender: str, now_ms: int
-) -> tuple[tuple[str, str] | None, dict[str, Any] | None]:
-    """``(problem, body)``: why the record must be held, or its normalised body if it is demographic."""
     try:
         env = _envelope(record, sender)
         body = schemas.validate(env.type, env.data, version=env.v, today=_today(now_ms, env.hlc))
+        content = encode(record)
     except schemas.VersionTooNew as exc:
-        return ("version-too-new", str(exc)), None
+        return Checked(None, b"", ("version-too-new", str(exc)), _record_id(record))
     except schemas.UnknownRecordType as exc:
-        return ("unknown-type", str(exc)), None
+        return Checked(None, b"", ("unknown-type", str(exc)), _record_id(record))
     except RecordInvalid as exc:
-        return ("invalid", str(exc)), None
-    try:
-        encode(record)
+        return Checked(None, b"", ("invalid", str(exc)), _record_id(record))
     except TypeError as exc:  # a map with non-text keys cannot be stored canonically
-        return ("invalid", f"record cannot be encoded canonically: {exc}"), None
-    demographic = schemas.record_type(env.type).kind is Kind.DEMOGRAPHIC
-    return None, (body if demographic else None)
-
-
-def _checked(record: dict[str, Any], problem: tuple[str, str] | None, body: dict[str, Any] | None) -> Checked:
-    if problem is not None:
-        return Checked(record, b"", None, None, problem)
-    return Checked(record, encode(record), RecordEnvelope.from_dict(record), body, None)
-
-
-def check_records(records: Sequence[dict[str, Any]], *, sender: str, now_ms: int) -> list[Checked]:
-    return [check_record(r, sender=sender, now_ms=now_ms) for r in records]
-
-
-Verdicts = list[tuple[tuple[str, str] | None, dict[str, Any] | None]]
-
-
-def verdicts_of_bodies(bodies: list[bytes], sender: str, now_ms: int) -> list[Verdicts]:
-    """``_verdict`` of every record of each (verified) changeset body: what a check worker runs.
-
-    Only the verdicts travel back (a problem, or a demographic body): the
-    records themselves stay in the process that verified them.
-    """
-    out: list[Verdicts] = []
-    for body in bodies:
-        records = decode(body)["records"]
-        out.append([_verdict(r, sender=sender, now_ms=now_ms) for r in records])
-    return out
-
-
-def checked_from_verdicts(batch: OpenedBatch, verdicts: list[Verdicts]) -> list[list[Checked]]:
-    """Join a worker's verdicts with the opened changesets' records."""
-    if len(verdicts) != len(batch.opened):
-        raise RuntimeError("the check worker answered for a different number of changesets")
-    out: list[list[Checked]] = []
-    for (sealed, _), per_record in zip(batch.opened, verdicts, strict=True):
-        records = sealed.changeset.records
-        if len(per_record) != len(records):
-            raise RuntimeError("the check worker answered for a different number of records")
-        out.append([_checked(r, p, b) for r, (p, b) in zip(records, per_record, strict=True)])
-    return out
+        return Checked(
+            None, b"", ("invalid", f"record cannot be encoded canonically: {exc}"), _record_id(record)
+        )
+    row = (env.id, env.fact_id, env.type, env.v, env.resident_id, env.author, env.hlc)
+    if schemas.record_type(env.type).kind is Kind.DEMOGRAPHIC:
+        return Checked(row, content, record_id=env.id, demographic=record, body=body)
+    return Checked(row, content, record_id=env.id)
 
 
 class Applier:
     """Stores the checked records of one changeset: immutability, demographics, identity links, routing.
 
     Records are inserted together at the end, and before anything reads them
-    back (a link's backfill); what each needs to know of the store — copies
-    already held — is read once per changeset, not once per record.
+    back (a link's backfill); copies already held are looked up once per
+    changeset, not once per record.
     """
 
     def __init__(
@@ -452,16 +498,16 @@ class Applier:
         self.now_ms = now_ms
         self.new_id = new_id
         self.router = FeedRouter(tx, now_ms=now_ms)
-        self._pending: list[tuple[dict[str, Any], bytes]] = []
+        self._pending: list[Row] = []
         self._stored: dict[str, bytes] = {}
         self._residents: set[str] = set()
 
-    def all(self, checked: list[Checked]) -> list[tuple[int, tuple[str, str]]]:
+    def all(self, checked: CheckedRecords) -> list[tuple[int, tuple[str, str]]]:
         """Apply every record of the changeset; ``(index, (reason, detail))`` of those held."""
-        self._stored = self.tx.record_contents([c.env.id for c in checked if c.env is not None])
+        self._stored = self.tx.record_contents([row[0] for row in checked.rows if row is not None])
         held = []
-        for idx, item in enumerate(checked):
-            problem = self._apply(item, self._stored.get)
+        for idx, row in enumerate(checked.rows):
+            problem = self._apply(row, checked.special.get(idx), self._stored.get)
             if problem is not None:
                 held.append((idx, problem))
         self.flush()
@@ -469,36 +515,41 @@ class Applier:
 
     def one(self, item: Checked) -> tuple[str, str] | None:
         """Apply one checked record (a held one, retried); ``(reason, detail)`` if it is held still."""
-        problem = self._apply(item, self.tx.record_content)
+        row = None if item.row is None else [*item.row, item.content]
+        problem = self._apply(row, item, self.tx.record_content)
         self.flush()
         return problem
 
-    def _apply(self, item: Checked, stored_copy: Callable[[str], bytes | None]) -> tuple[str, str] | None:
-        env = item.env
-        if item.problem is not None or env is None:
-            return item.problem or ("invalid", "record was not checked")
-        stored = stored_copy(env.id)
+    def _apply(
+        self, row: Row | None, special: Checked | None, stored_copy: Callable[[str], bytes | None]
+    ) -> tuple[str, str] | None:
+        if row is None:
+            return special.problem if special and special.problem else ("invalid", "record was not checked")
+        rid, _, type_, _, resident_id, author, hlc, content = row
+        stored = stored_copy(rid)
         if stored is not None:
-            try:
-                same_fact(decode(stored), item.record)
-            except ConflictingCopy as exc:
-                return "conflicting-copy", str(exc)
-            return None  # already held here, byte for byte: nothing to do
+            if stored != content:
+                try:
+                    same_fact(decode(stored), decode(content))
+                except ConflictingCopy as exc:
+                    return "conflicting-copy", str(exc)
+            return None  # already held here: nothing to do
         # Every check is done: from here on the record is stored.
-        self._pending.append((item.record, item.content))
-        self._stored[env.id] = item.content
-        registration = env.type == "resident" and env.id == env.resident_id
-        if registration or env.resident_id not in self._residents:
-            self.tx.ensure_resident(env.resident_id, env.author, self.now_ms, home=registration)
-            self._residents.add(env.resident_id)
+        self._pending.append(row)
+        self._stored[rid] = content
+        registration = type_ == "resident" and rid == resident_id
+        if registration or resident_id not in self._residents:
+            self.tx.ensure_resident(resident_id, author, self.now_ms, home=registration)
+            self._residents.add(resident_id)
             self.router.links_changed()
-        if item.body is not None:
-            _merge_demographics(self.tx, env, item.body, received_ms=self.received_ms, now_ms=self.now_ms)
-            if self.tx.resident_master(env.resident_id) is None:
+        if special is not None and special.demographic is not None and special.body is not None:
+            env = RecordEnvelope.from_dict(special.demographic)
+            _merge_demographics(self.tx, env, special.body, received_ms=self.received_ms, now_ms=self.now_ms)
+            if self.tx.resident_master(resident_id) is None:
                 self.flush()  # a link backfills other nodes from the records table
-                _link_identity(self.tx, self.router, env.resident_id, now_ms=self.now_ms, new_id=self.new_id)
+                _link_identity(self.tx, self.router, resident_id, now_ms=self.now_ms, new_id=self.new_id)
                 self.router.links_changed()
-        self.router.record(item.record)
+        self.router.record(rid, resident_id, author, hlc, content)
         return None
 
     def flush(self) -> None:
@@ -513,6 +564,8 @@ def _merge_demographics(
     fields = schemas.fields_set(env.type, env.changed, env.data, body)
     stamp = clamp_stamp(env.hlc, received_ms, MAX_AHEAD_MS)
     states = tx.field_states(env.resident_id)
+    history: list[tuple[str, FieldVersion, str, bool]] = []
+    current: list[tuple[str, FieldVersion, bool]] = []
     for field in fields:
         incoming = FieldVersion(body.get(field), stamp, env.author, env.id, env.supersedes)
         state = states.get(field)
@@ -520,16 +573,14 @@ def _merge_demographics(
         if merge.changed:
             if state is not None:
                 tx.supersede_field_history(env.resident_id, field, conflict=merge.conflict)
-            tx.add_field_history(
-                env.resident_id, field, incoming, outcome="current", conflict=merge.conflict, now_ms=now_ms
-            )
-            tx.set_field(env.resident_id, field, incoming, conflict=merge.conflict)
+            history.append((field, incoming, "current", merge.conflict))
+            current.append((field, incoming, merge.conflict))
         elif merge.loser is incoming:
-            tx.add_field_history(
-                env.resident_id, field, incoming, outcome="lost", conflict=merge.conflict, now_ms=now_ms
-            )
+            history.append((field, incoming, "lost", merge.conflict))
             if merge.conflict:
                 tx.flag_conflict(env.resident_id, field)
+    tx.add_field_history(env.resident_id, history, now_ms=now_ms)
+    tx.set_fields(env.resident_id, current)
 
 
 def _link_identity(

@@ -429,29 +429,15 @@ class Writes(Reads):
             (head.seq, head.hash, skew_ms, now_ms, head.feed),
         )
 
-    def add_records(
-        self, rows: list[tuple[dict[str, Any], bytes]], *, node_id: str, seq: int, now_ms: int
-    ) -> None:
-        """Store ``(record, content)`` pairs carried by changeset ``seq`` of ``node_id``'s feed."""
+    def add_records(self, rows: list[list[Any]], *, node_id: str, seq: int, now_ms: int) -> None:
+        """Store records carried by changeset ``seq`` of ``node_id``'s feed.
+
+        Each row is ``[id, fact_id, type, v, resident_id, author, hlc, content]``.
+        """
         self.conn.executemany(
             "INSERT INTO records (id, fact_id, type, v, resident_id, author, hlc, node_id, seq, "
             "received_ms, content) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    r["id"],
-                    r["fact_id"],
-                    r["type"],
-                    r["v"],
-                    r["resident_id"],
-                    r["author"],
-                    r["hlc"],
-                    node_id,
-                    seq,
-                    now_ms,
-                    content,
-                )
-                for r, content in rows
-            ],
+            [(*row[:7], node_id, seq, now_ms, row[7]) for row in rows],
         )
 
     def hold(
@@ -525,19 +511,15 @@ class Writes(Reads):
             "UPDATE residents SET master_id = ? WHERE resident_id = ?", (master_id, resident_id)
         )
 
-    def set_field(self, resident_id: str, field: str, version: FieldVersion, *, conflict: bool) -> None:
-        self.conn.execute(
+    def set_fields(self, resident_id: str, fields: list[tuple[str, FieldVersion, bool]]) -> None:
+        """Make each ``(field, version, conflict)`` the resident's current value of that field."""
+        self.conn.executemany(
             "INSERT OR REPLACE INTO resident_fields "
             "(resident_id, field, value, hlc, author, record_id, conflict) VALUES (?,?,?,?,?,?,?)",
-            (
-                resident_id,
-                field,
-                _json(version.value),
-                version.hlc,
-                version.author,
-                version.record_id,
-                conflict,
-            ),
+            [
+                (resident_id, field, _json(v.value), v.hlc, v.author, v.record_id, conflict)
+                for field, v, conflict in fields
+            ],
         )
 
     def flag_conflict(self, resident_id: str, field: str) -> None:
@@ -547,30 +529,17 @@ class Writes(Reads):
         )
 
     def add_field_history(
-        self,
-        resident_id: str,
-        field: str,
-        version: FieldVersion,
-        *,
-        outcome: str,
-        conflict: bool,
-        now_ms: int,
+        self, resident_id: str, versions: list[tuple[str, FieldVersion, str, bool]], *, now_ms: int
     ) -> None:
-        self.conn.execute(
+        """Keep each ``(field, version, outcome, conflict)`` in the resident's field history."""
+        self.conn.executemany(
             "INSERT INTO resident_field_history "
             "(resident_id, field, value, hlc, author, record_id, outcome, conflict, at_ms) "
             "VALUES (?,?,?,?,?,?,?,?,?)",
-            (
-                resident_id,
-                field,
-                _json(version.value),
-                version.hlc,
-                version.author,
-                version.record_id,
-                outcome,
-                conflict,
-                now_ms,
-            ),
+            [
+                (resident_id, field, _json(v.value), v.hlc, v.author, v.record_id, outcome, conflict, now_ms)
+                for field, v, outcome, conflict in versions
+            ],
         )
 
     def supersede_field_history(self, resident_id: str, field: str, *, conflict: bool) -> None:
