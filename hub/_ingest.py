@@ -340,7 +340,7 @@ def _accept(
         return Receipt(verdict, head, tx.held(cs.feed, seq=cs.seq))
     skew = _skew_ms(sealed, now_ms)
     tx.add_changeset(
-        cs.feed, cs.seq, sealed.hash, frame, records=len(cs.records), skew_ms=skew, now_ms=now_ms
+        cs.feed, cs.seq, sealed.hash, frame, records=len(checked), skew_ms=skew, now_ms=now_ms
     )
     apply = Applier(tx, sender=cs.feed, seq=cs.seq, received_ms=now_ms, now_ms=now_ms, new_id=store.new_id)
     held: list[HeldRecord] = []
@@ -363,7 +363,7 @@ def _accept(
         "feed %s: accepted changeset %d (%d records, %d held, %d feed changesets routed, skew %d s)",
         cs.feed,
         cs.seq,
-        len(cs.records),
+        len(checked),
         len(held),
         routed,
         skew // 1000,

@@ -318,9 +318,11 @@ def test_push_accepts_then_acknowledges_a_retry_once(
     assert a.head(client, hub_public) == sync.FeedHead(a.node_id, 1, a.feed[0].hash)
     node = status_of(hub_store, a)
     assert node["head"] == 1 and node["records"] == 2 and node["last_seen"] is not None
-    # The exact bytes the node signed are kept, once.
-    frames = hub_store.db.writer.execute("SELECT frame FROM changesets WHERE node_id = ?", (a.node_id,))
-    assert [bytes(f[0]) for f in frames] == [frame]
+    # The exact bytes the node signed are kept, once, with how many records they carry.
+    frames = hub_store.db.writer.execute(
+        "SELECT frame, records FROM changesets WHERE node_id = ?", (a.node_id,)
+    ).fetchall()
+    assert [(bytes(f[0]), f[1]) for f in frames] == [(frame, 2)]
     got = answer(a.push(client, a.seal(a.encounter(r1, icd10="I10"))))
     assert got["verdict"] == "accept" and sync.open_head(got["head"], hub_public).head.seq == 2
 
