@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ._card import card
 from ._demo import demo
 from ._hub import hub
 from ._node import node
@@ -32,6 +33,7 @@ rhip.add_command(node)
 rhip.add_command(synth)
 rhip.add_command(demo)
 rhip.add_command(hub)
+rhip.add_command(card)
 
 
 def main() -> None:

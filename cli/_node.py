@@ -105,7 +105,8 @@ def serve(home: Path, host: str, port: int) -> None:
         except SyncError as exc:
             raise click.ClickException(str(exc)) from None
         scheduler = SyncScheduler(client, interval_s=sync_interval(h.path))
-    app = create_app(db, store, clinic=h.clinic, name=h.name, sync=client)
+    trust = client.hub.public_key if client is not None else None  # checks resident health cards
+    app = create_app(db, store, clinic=h.clinic, name=h.name, sync=client, card_trust=trust)
     click.echo(f"node {h.clinic} ({h.name}) listening on http://{host}:{port}/  (API docs: /schema)")
     if scheduler is None:
         click.echo("not enrolled with a hub: working offline (rhip node enroll -h)")

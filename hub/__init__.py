@@ -12,6 +12,7 @@ Errors::
     ├── HomeError            the hub home is missing, unsafe or already taken
     ├── NodeRefused          unknown-node, revoked (403)
     ├── EnrolRefused         token-unknown, token-used, revoked (403); malformed (400)
+    ├── CardIssueError       a resident health card the hub cannot issue
     └── Refused              any other refused request (status, reason)
     sync.PeerError           the node's fault in a frame, raised through ingest:
                              Malformed, BadSignature (400), ChainBroken, Fork (409)
@@ -20,6 +21,7 @@ Errors::
 from __future__ import annotations
 
 from ._app import FRAME_MEDIA_TYPE, REQUEST_WINDOW_MS, Refused, create_app
+from ._cards import CARD_YEARS, CardIssueError, CardSubject, card_content, card_subject, issue_files
 from ._db import Database
 from ._enrol import TOKEN_TTL_MS, EnrolRefused, Revocation, enrol, issue_token, revoke_clinic
 from ._feeds import pull_frames
@@ -28,11 +30,14 @@ from ._ingest import MAX_AHEAD_MS, BatchReceipt, Receipt, RetryReport, receive, 
 from ._store import HeldRecord, HubError, HubStore, NodeInfo, NodeRefused, Quarantined, iso
 
 __all__ = [
-    "BatchReceipt",
+    "CARD_YEARS",
     "FRAME_MEDIA_TYPE",
     "MAX_AHEAD_MS",
     "REQUEST_WINDOW_MS",
     "TOKEN_TTL_MS",
+    "BatchReceipt",
+    "CardIssueError",
+    "CardSubject",
     "Database",
     "EnrolRefused",
     "HeldRecord",
@@ -47,10 +52,13 @@ __all__ = [
     "Refused",
     "RetryReport",
     "Revocation",
+    "card_content",
+    "card_subject",
     "create_app",
     "enrol",
     "init_hub_home",
     "iso",
+    "issue_files",
     "issue_token",
     "pull_frames",
     "receive",

@@ -5,4 +5,6 @@ cd "$(dirname "$0")/.."
 bash installers/bootstrap.sh
 echo "== ruff" && .venv/bin/ruff check . && .venv/bin/ruff format --check .
 echo "== mypy" && .venv/bin/mypy
-echo "== pytest" && .venv/bin/python -m pytest -q -n 2 "$@"
+bash installers/pcscd.sh  # the card tests talk to the real PC/SC stack
+# Card tests share the one pcscd: one xdist group runs them in turn on one worker.
+echo "== pytest" && .venv/bin/python -m pytest -q -n 2 --dist loadgroup "$@"

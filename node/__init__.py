@@ -22,6 +22,7 @@ from ._access import Permission, Role, allowed, readable_types, writable_types
 from ._app import create_app
 from ._audit import audit_entries, record_access
 from ._auth import AuthError, Staff, add_user, authenticate, issue_token, list_users, resolve_token
+from ._cards import CardMatch, CardWrites, card_writes, match_card
 from ._db import Database
 from ._home import HomeError, NodeHome, init_home
 from ._hub_client import HubConfig
@@ -36,6 +37,8 @@ __all__ = [
     "PUSH_BYTES",
     "AuthError",
     "Backoff",
+    "CardMatch",
+    "CardWrites",
     "Database",
     "FeedBehindHub",
     "HomeError",
@@ -62,12 +65,14 @@ __all__ = [
     "allowed",
     "audit_entries",
     "authenticate",
+    "card_writes",
     "create_app",
     "enroll",
     "file_tree",
     "init_home",
     "issue_token",
     "list_users",
+    "match_card",
     "readable_types",
     "record_access",
     "resolve_token",

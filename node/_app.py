@@ -18,8 +18,10 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from cardreader import CardError
 from schemas import RecordInvalid, SchemaError, UnknownRecordType, VersionTooNew
 
+from ._api_card import CardController, card_error
 from ._api_records import RecordController
 from ._api_residents import ResidentController
 from ._api_staff import AdminController, CodeController, SessionController, StatusController
@@ -124,8 +126,12 @@ def create_app(
     name: str = "",
     debug: bool = False,
     sync: SyncClient | None = None,
+    card_trust: bytes | None = None,
 ) -> Litestar:
-    """The node's API; ``sync`` is the hub client of an enrolled node (None: "sync now" answers 409)."""
+    """The node's API; ``sync`` is the hub client of an enrolled node (None: "sync now" answers 409).
+
+    ``card_trust`` is the hub key resident health cards are checked against (None: card routes answer 409).
+    """
     auth = DefineMiddleware(
         TokenAuthMiddleware,
         exclude=["^/schema", "^/healthz", "^/api/v1/auth/login", "^/$"],
@@ -142,6 +148,7 @@ def create_app(
             CodeController,
             AdminController,
             SyncController,
+            CardController,
         ],
         middleware=[auth],
         exception_handlers={
@@ -150,6 +157,7 @@ def create_app(
             NotFound: _not_found,
             ReadOnlyRecord: _read_only,
             AuthError: _auth_error,
+            CardError: card_error,
             ValidationException: _validation,
             HTTPException: _http,
             Exception: _internal,
@@ -169,4 +177,5 @@ def create_app(
     app.state.clinic = clinic
     app.state.name = name
     app.state.sync = sync
+    app.state.card_trust = card_trust
     return app

@@ -7,6 +7,10 @@ Layout::
     HOME/hub.json           after `rhip node enroll`: hub URL, hub id, region, hub public key, CA file
     HOME/keys/node.key      Ed25519 private key, PEM, mode 0600 (owner only)
     HOME/keys/node.pub      the matching public key
+
+Resident health cards are checked against the hub public key in hub.json: the
+hub certifies the region's card-issuing key on every card (cardreader._sign),
+so an enrolled node, however old its enrolment, needs nothing more.
 """
 
 from __future__ import annotations
@@ -23,8 +27,12 @@ import uuid6
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from cardreader import UntrustedNode
+
 from ._db import Database
+from ._hub_client import HubConfig
 from ._store import NodeStore
+from ._sync_errors import SyncError
 
 __all__ = ["HomeError", "NodeHome", "init_home"]
 
@@ -63,6 +71,15 @@ class NodeHome:
 
     def store(self, db: Database | None = None) -> NodeStore:
         return NodeStore(db or self.database(), node_id=self.node_id)
+
+    def card_trust(self) -> bytes:
+        """The hub key this node checks resident health cards against (UntrustedNode if it has none)."""
+        try:
+            return HubConfig.load(self.path).public_key
+        except SyncError as exc:
+            raise UntrustedNode(
+                f"this node cannot tell a genuine health card from a forged one: {exc}"
+            ) from None
 
 
 def init_home(path: Path | str, *, clinic: str, name: str) -> NodeHome:
