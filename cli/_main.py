@@ -7,6 +7,7 @@ import click
 from ._card import card
 from ._demo import demo
 from ._hub import hub
+from ._mpi import mpi
 from ._node import node
 from ._synth import synth
 
@@ -34,6 +35,7 @@ rhip.add_command(synth)
 rhip.add_command(demo)
 rhip.add_command(hub)
 rhip.add_command(card)
+rhip.add_command(mpi)
 
 
 def main() -> None:

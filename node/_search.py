@@ -22,8 +22,9 @@ Rules:
                     search (rule 5). ``find`` reports these hits as ``id_number``,
                     ``exact=False``.
 
-2. Names are read per character, never through pypinyin's phrase dictionary
-   (a phrase reading of a whole name is wrong more often than right). The
+2. Names are read as ``schemas._names`` reads them (its rules 1-3): per
+   character, never through pypinyin's phrase dictionary (a phrase reading of
+   a whole name is wrong more often than right). The
    surname is the first two characters when they form a compound surname
    (欧阳, 司马 …) and the name has at least three characters, else the first.
    A surname in :data:`SURNAME_READINGS` is indexed under its surname reading(s)
@@ -37,7 +38,7 @@ Rules:
 3. ``ü`` is indexed as both ``v`` and ``u`` (吕 → lv and lu); a variant's two
    spellings count as one variant. Initials are indexed for every variant.
 
-4. pypinyin is imported inside the functions that need it, never at module
+4. pypinyin is imported (by ``schemas._names``) inside the functions that need it, never at module
    import: it costs ~57 MB RSS (~13 MB with ``PYPINYIN_NO_PHRASES=1``, which is
    safe for this module since it never uses phrases) and most writes never need
    it. Per-character readings are cached.
@@ -72,15 +73,23 @@ Rules:
 
 from __future__ import annotations
 
-import functools
 import itertools
-import os
 import re
 import sqlite3
 import unicodedata
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+
+from schemas._names import (
+    COMPOUND_SURNAMES,
+    MAX_VARIANTS,
+    SURNAME_READINGS,
+    fold_latin,
+    is_latin_text,
+    name_key,
+    pinyin_variants,
+)
 
 __all__ = [
     "COMPOUND_SURNAMES",
@@ -91,89 +100,6 @@ __all__ = [
     "index_resident",
     "search_keys",
 ]
-
-MAX_VARIANTS = 8
-"""Most pinyin readings indexed for one name (each in its ``v`` and ``u`` spelling)."""
-
-SURNAME_READINGS: dict[str, tuple[str, ...]] = {
-    # Single-character surnames read differently from (or more narrowly than)
-    # the character's common reading. Syllables separated by spaces.
-    "曾": ("zeng",),
-    "单": ("shan",),
-    "解": ("xie",),
-    "仇": ("qiu",),
-    "朴": ("piao",),
-    "区": ("ou",),
-    "查": ("zha",),
-    "盖": ("ge",),
-    "覃": ("qin", "tan"),
-    "尉": ("wei", "yu"),
-    "乐": ("yue", "le"),
-    "缪": ("miao",),
-    "宓": ("mi",),
-    "繁": ("po",),
-    "员": ("yun",),
-    "隗": ("wei",),
-    "种": ("chong",),
-    "秘": ("bi",),
-    "黑": ("he",),
-    "能": ("nai",),
-    "召": ("shao",),
-    "乜": ("nie",),
-    "重": ("chong",),
-    "翟": ("zhai",),
-    "那": ("na",),
-    "折": ("she",),
-    "华": ("hua",),
-    "任": ("ren",),
-    "沈": ("shen",),
-    "柏": ("bai",),
-    "薄": ("bo",),
-    "藏": ("zang",),
-    "参": ("can",),
-    "长": ("chang",),
-    "卜": ("bu",),
-    "阚": ("kan",),
-    "句": ("gou",),
-    "粘": ("nian",),
-    "牟": ("mou", "mu"),
-    "蕃": ("pi",),
-    "洗": ("xian",),
-    "祭": ("zhai",),
-    "炅": ("gui",),
-    "都": ("du",),
-    "佴": ("nai",),
-    "角": ("jue",),
-    "谌": ("chen", "shen"),
-    "莘": ("shen",),
-    "郇": ("huan",),
-    "逄": ("pang",),
-    "盛": ("sheng",),
-    "石": ("shi",),
-    "褚": ("chu",),
-    "贾": ("jia",),
-    "宿": ("su",),
-    # Compound surnames whose reading differs from the characters' common readings.
-    "尉迟": ("yu chi",),
-    "万俟": ("mo qi",),
-    "单于": ("chan yu",),
-    "长孙": ("zhang sun",),
-    "澹台": ("tan tai",),
-    "乐正": ("yue zheng",),
-    "仉督": ("zhang du",),
-    "亓官": ("qi guan",),
-}
-
-COMPOUND_SURNAMES: frozenset[str] = frozenset(
-    {
-        "欧阳", "司马", "诸葛", "上官", "东方", "夏侯", "皇甫", "慕容", "司徒", "令狐",
-        "尉迟", "长孙", "宇文", "公孙", "轩辕", "端木", "独孤", "南宫", "西门", "百里",
-        "呼延", "闻人", "澹台", "公冶", "宗政", "濮阳", "淳于", "太叔", "申屠", "钟离",
-        "万俟", "单于", "赫连", "拓跋", "东郭", "第五", "左丘", "谷梁", "司空", "司寇",
-        "子车", "羊舌", "梁丘", "乐正", "仉督", "亓官", "巫马", "公西", "漆雕", "壤驷",
-        "公良", "段干", "完颜", "鲜于", "闾丘", "东门", "公羊", "夹谷", "即墨", "微生",
-    }
-)  # fmt: skip
 
 _KIND_NAME = "name"
 _KIND_PINYIN = "pinyin"
@@ -190,11 +116,8 @@ _MIN_SUFFIX = 6
 _ID_RE = re.compile(r"\d{17}[\dX]")
 _DIGITS_RE = re.compile(r"\d+X?")
 _LETTERS_RE = re.compile(r"[a-z]+")
-_SYLLABLE_RE = re.compile(r"[a-z]+")
-_NAME_DROP_RE = re.compile(r"[\s·•‧・.]+")
 _PHONE_SEPARATORS_RE = re.compile(r"[\s\-+()]+")
 _NOT_ALNUM_RE = re.compile(r"[^0-9A-Z]+")
-_NOT_LATIN_RE = re.compile(r"[^0-9a-z]+")
 
 _LETTER_KINDS = (_KIND_PINYIN, _KIND_INITIALS, _KIND_LATIN)
 _CODE_KINDS = (_KIND_CARD, _KIND_OTHER)
@@ -216,10 +139,10 @@ def search_keys(resident: dict[str, Any]) -> list[tuple[str, str]]:
     out: list[tuple[str, str]] = []
     name = resident.get("name")
     if isinstance(name, str):
-        written = _name_key(name)
-        if written and not _is_latin_text(written):
+        written = name_key(name)
+        if written and not is_latin_text(written):
             out.append((written, _KIND_NAME))
-            for variant in _pinyin_variants(written):
+            for variant in pinyin_variants(written):
                 out.append(("".join(variant), _KIND_PINYIN))
                 out.append(("".join(s[0] for s in variant), _KIND_INITIALS))
                 if any("v" in s for s in variant):
@@ -256,18 +179,8 @@ def index_resident(conn: sqlite3.Connection, resident_id: str, resident: dict[st
     )
 
 
-def _name_key(name: str) -> str:
-    return _NAME_DROP_RE.sub("", unicodedata.normalize("NFKC", name))
-
-
-def _fold_latin(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return _NOT_LATIN_RE.sub("", stripped.casefold())
-
-
 def _latin_keys(text: str) -> list[tuple[str, str]]:
-    key = _fold_latin(text)
+    key = fold_latin(text)
     return [(key, _KIND_LATIN)] if key else []
 
 
@@ -283,63 +196,6 @@ def _phone_keys(phone: str) -> list[str]:
     return [k for k in keys if k]
 
 
-# -- pinyin -----------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=8192)
-def _char_readings(ch: str) -> tuple[str, ...]:
-    """Common reading first, then the other readings; () if pypinyin does not know ch."""
-    # Names are read character by character, so pypinyin's phrase dictionary
-    # (~45 MB resident) is never needed; it honours this switch at first import.
-    os.environ.setdefault("PYPINYIN_NO_PHRASES", "1")
-    from pypinyin import Style, lazy_pinyin, pinyin
-
-    common = lazy_pinyin(ch, style=Style.NORMAL, errors="ignore")
-    every = pinyin(ch, heteronym=True, style=Style.NORMAL, errors="ignore")
-    readings = [*common, *(every[0] if every else [])]
-    return tuple(dict.fromkeys(r for r in readings if _SYLLABLE_RE.fullmatch(r)))
-
-
-def _pinyin_variants(name: str) -> list[tuple[str, ...]]:
-    """Readings of a name as syllable tuples, the likeliest first, at most MAX_VARIANTS."""
-    chars = [c for c in name if _char_readings(c)]
-    if not chars:
-        return []
-    width = 2 if len(chars) >= 3 and "".join(chars[:2]) in COMPOUND_SURNAMES else 1
-    surname = "".join(chars[:width])
-    common = tuple(_char_readings(c)[0] for c in chars[:width])
-    special = [tuple(r.split()) for r in SURNAME_READINGS.get(surname, ())]
-    surnames = list(dict.fromkeys([*special, common]))
-    given = [_char_readings(c) for c in chars[width:]]
-    out: list[tuple[str, ...]] = []
-    for picks in _fewest_departures([len(g) for g in given]):
-        rest = tuple(g[i] for g, i in zip(given, picks, strict=True))
-        for head in surnames:
-            out.append(head + rest)
-            if len(out) >= MAX_VARIANTS:
-                return out
-    return out
-
-
-def _fewest_departures(sizes: list[int]) -> Iterator[tuple[int, ...]]:
-    """Every choice of one index per position, by increasing sum of indexes."""
-    room = [0] * (len(sizes) + 1)  # room[i]: the largest index sum positions i.. can take
-    for i in range(len(sizes) - 1, -1, -1):
-        room[i] = room[i + 1] + sizes[i] - 1
-
-    def pick(i: int, left: int) -> Iterator[tuple[int, ...]]:
-        if i == len(sizes):
-            yield ()
-            return
-        for k in range(min(left, sizes[i] - 1) + 1):
-            if left - k <= room[i + 1]:
-                for tail in pick(i + 1, left - k):
-                    yield (k, *tail)
-
-    for total in range(room[0] + 1):
-        yield from pick(0, total)
-
-
 # -- queries ----------------------------------------------------------------
 
 
@@ -350,7 +206,7 @@ def find(conn: sqlite3.Connection, query: str, *, limit: int = 20) -> list[Searc
         return []
     hits = _Hits(conn, limit)
     digits = _PHONE_SEPARATORS_RE.sub("", text.upper())
-    letters = _fold_latin(text)
+    letters = fold_latin(text)
     if _ID_RE.fullmatch(digits):
         hits.exact([digits], _NUMBER_KINDS)
     elif _DIGITS_RE.fullmatch(digits):
@@ -360,20 +216,15 @@ def find(conn: sqlite3.Connection, query: str, *, limit: int = 20) -> list[Searc
         hits.exact(keys, _NUMBER_KINDS)
         if len(digits) >= _MIN_SUFFIX:
             hits.prefix(_SUFFIX_MARK + digits[::-1], (_KIND_ID_SUFFIX,), exact_key=None)
-    elif _LETTERS_RE.fullmatch(letters) and _is_latin_text(text):
+    elif _LETTERS_RE.fullmatch(letters) and is_latin_text(text):
         hits.exact([letters.upper()], _CODE_KINDS)
         hits.prefix(letters, _LETTER_KINDS, exact_key=letters)
     elif not text.isascii():
-        if name := _name_key(text):
+        if name := name_key(text):
             hits.prefix(name, (_KIND_NAME,), exact_key=name)
     elif code := _code_key(text):
         hits.exact([code], _CODE_KINDS)
     return hits.found
-
-
-def _is_latin_text(text: str) -> bool:
-    """ASCII, or Latin letters with accents (lü): text to read as letters, not as a name."""
-    return all(c.isascii() or unicodedata.name(c, "").startswith("LATIN") for c in text)
 
 
 class _Hits:

@@ -20,6 +20,8 @@ Behind this face: ``_engine`` (the order of things) drives ``_people`` and
 ``_residents`` (households and their resident records), then each member's
 care: ``_visits``, ``_chronic``, ``_exams``, ``_hospital``, ``_maternal`` and
 ``_deaths``, which draw on ``_body``, ``_prescriptions`` and ``_lab_imaging``.
+``_registrations`` registers the people of several townships again and again,
+with clerks' errors and known truth, for measuring the master patient index.
 ``_core`` holds the shared state: one township over one period, with its one
 ``random.Random``. Draws happen in a fixed order, so moving or adding a draw
 changes every item after it.
@@ -30,8 +32,18 @@ from __future__ import annotations
 from ._engine import generate
 from ._items import SynthItem as SynthItem
 from ._items import SynthRecord, SynthResident
+from ._registrations import REGISTRATION_COLUMNS, LabelledRegistration, registrations
 from ._town import COUNTY as COUNTY
 from ._town import DEFAULT_TOWNSHIP as DEFAULT_TOWNSHIP
 from ._town import township_codes
 
-__all__ = ["SynthItem", "SynthRecord", "SynthResident", "generate", "township_codes"]
+__all__ = [
+    "REGISTRATION_COLUMNS",
+    "LabelledRegistration",
+    "SynthItem",
+    "SynthRecord",
+    "SynthResident",
+    "generate",
+    "registrations",
+    "township_codes",
+]
