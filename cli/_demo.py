@@ -6,6 +6,11 @@ node enroll``, ``… serve``), each as its own process, so the demo exercises
 the real contracts. A few residents of the first township also registered at
 the second clinic (same resident ID number): the hub links them and their
 records flow between the clinics.
+
+Each clinic's desk gets a virtual card reader with a resident health card in
+it, issued by the hub (``rhip card issue``) and served by ``rhip card emulate``
+to the vpcd reader "Virtual PCD 00 0<i>" — when pcscd runs (``installers/demo.sh``
+starts it); without it the demo runs without cards and says so.
 """
 
 from __future__ import annotations
@@ -59,6 +64,49 @@ def _wait_for(url: str, proc: subprocess.Popen[bytes], what: str, timeout_s: flo
                 return
         time.sleep(0.2)
     raise click.ClickException(f"{what} did not answer at {url} within {timeout_s:.0f} s")
+
+
+def _card_holder(home: Path, *, shared: bool) -> str | None:
+    """The identity number of a living adult of ``home`` to issue a demo card to (a shared one if asked)."""
+    from node import NodeHome
+
+    db = NodeHome.open(home).database()
+    try:
+        order = "ORDER BY id" if shared else "ORDER BY id DESC"
+        row = (
+            db.reader()
+            .execute(
+                "SELECT id_number FROM residents WHERE id_number IS NOT NULL AND deceased_on IS NULL "
+                f"AND birth_date < '1990-01-01' {order} LIMIT 1"
+            )
+            .fetchone()
+        )
+    finally:
+        db.close()
+    return None if row is None else str(row[0])
+
+
+def _issue_cards(hub_home: Path, homes: list[Path], root: Path) -> list[Path]:
+    """A card image per clinic, issued by the hub: the first for a resident both clinics share."""
+    cards = root / "cards"
+    cards.mkdir(exist_ok=True)
+    images = []
+    for i, home in enumerate(homes):
+        number = _card_holder(homes[0] if i == 0 else home, shared=i == 0)
+        if number is None:
+            continue
+        image = cards / f"desk-{i}.card.json"
+        _rhip("card", "issue", "--home", str(hub_home), "--id-number", number, "--out", str(image))
+        images.append(image)
+    return images
+
+
+def _pcscd_running() -> bool:
+    return any(
+        p.name.isdigit() and (p / "comm").read_text(encoding="ascii", errors="replace").strip() == "pcscd"
+        for p in Path("/proc").iterdir()
+        if (p / "comm").exists()
+    )
 
 
 def _share_residents(src: Path, dst: Path, count: int) -> int:
@@ -205,6 +253,8 @@ def demo(base: Path | None, residents: int, years: int, port: int, no_serve: boo
             for home in homes:
                 _rhip("node", "sync", "--home", str(home))
 
+        images = _issue_cards(hub_home, homes, root)
+
         click.echo("")
         click.echo(f"hub          http://127.0.0.1:{hub_port}/api/v1/status   (operator status, JSON)")
         for i, (_, name, _) in enumerate(CLINICS):
@@ -212,9 +262,25 @@ def demo(base: Path | None, residents: int, years: int, port: int, no_serve: boo
         click.echo(f"logins       {', '.join(u for u, _, _ in DEMO_STAFF)} — password: {DEMO_PASSWORD}")
         click.echo(f"shared       {moved} residents are registered at both clinics; the hub linked them")
         click.echo(f"homes        {root}   (logs: hub.log, clinic-*/node.log)")
+        cards_live = not no_serve and _pcscd_running()
+        for i, image in enumerate(images):
+            where = f"in the reader 'Virtual PCD 00 0{i}'" if cards_live else "(no pcscd: not in a reader)"
+            click.echo(f"card         {CLINICS[i][1]} desk: {image.name} {where}")
+        if images and cards_live:
+            click.echo(f"             read it: rhip card read --home {homes[0]} --json")
         sys.stdout.flush()
         if no_serve:
             return
+        if cards_live:
+            for i, image in enumerate(images):
+                procs.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "cli", "card", "emulate", "--image", str(image),
+                         "--port", str(35963 + i)],
+                        stdout=subprocess.DEVNULL,
+                        stderr=(root / f"card-{i}.log").open("ab"),
+                    )
+                )  # fmt: skip
         for i, home in enumerate(homes):
             proc = subprocess.Popen(
                 [sys.executable, "-m", "cli", "node", "serve", "--home", str(home), "--port", str(port + i)],
