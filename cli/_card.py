@@ -16,6 +16,7 @@ import click
 from cardreader import (
     CardError,
     CardExpired,
+    CardFiles,
     CardImage,
     CardRead,
     Channel,
@@ -295,14 +296,10 @@ def read(home: Path, as_json: bool, reader: str | None, timeout: float) -> None:
     try:
         with _with_card(reader, timeout) as connection:
             files = read_files(Channel(connection.transmit))
-        result = open_card(files, trust=trust, today=dt.datetime.now().date())
-    except CardExpired as exc:
-        _print_read(exc.card, as_json, str(exc))
-        raise SystemExit(3) from None
     except CardError as exc:
         _fail(exc, as_json)
         return
-    _print_read(result, as_json, None)
+    _open_and_print(files, trust, as_json)
 
 
 @card.command("show")
@@ -328,6 +325,15 @@ def show(home: Path, image: Path, as_json: bool) -> None:
         raise click.ClickException(str(exc)) from None
     try:
         files = read_files(Channel(VirtualCard(card_image).process))
+    except CardError as exc:
+        _fail(exc, as_json)
+        return
+    _open_and_print(files, trust, as_json)
+
+
+def _open_and_print(files: CardFiles, trust: bytes, as_json: bool) -> None:
+    """Check the card's files and print them; exit 3 for an expired card, 1 for one that fails."""
+    try:
         result = open_card(files, trust=trust, today=dt.datetime.now().date())
     except CardExpired as exc:
         _print_read(exc.card, as_json, str(exc))

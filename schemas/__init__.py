@@ -36,11 +36,13 @@ from ._idnumber import (
     parse_id_number,
 )
 from ._registry import Body, Category, Kind, RecordType, fields_set, record_type, record_types, validate
+from ._resident import REGISTRATION_CSV_COLUMNS
 
 # The record-model release: raised whenever any record type gains a version.
 SCHEMA_RELEASE = 1
 
 __all__ = [
+    "REGISTRATION_CSV_COLUMNS",
     "SCHEMA_RELEASE",
     "Body",
     "Category",

@@ -19,7 +19,31 @@ from ._idnumber import id_number_birth_date, id_number_sex
 from ._registry import Body, Category, Kind, register, today_from
 from ._types import DateStr, DivisionCode, Icd10Code, IdNumber, Phone, RecordRef, ShortText, code_in
 
-__all__ = ["Address", "BloodType", "EmergencyContact", "FamilyLinks", "OtherId", "Resident"]
+__all__ = [
+    "REGISTRATION_CSV_COLUMNS",
+    "Address",
+    "BloodType",
+    "EmergencyContact",
+    "FamilyLinks",
+    "OtherId",
+    "Resident",
+]
+
+# A registration as one CSV row: how registrations travel in bulk between systems
+# (``rhip mpi link`` reads and the labelled generator writes these columns, as text).
+REGISTRATION_CSV_COLUMNS = (
+    "record_id",
+    "family_name",
+    "given_name",
+    "sex",
+    "birth_date",
+    "id_number",
+    "other_id",
+    "phone",
+    "address",
+    "village",
+    "township",
+)
 
 AdultAge = 16  # years from which a resident is expected to hold an identity number
 

@@ -31,6 +31,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from schemas import REGISTRATION_CSV_COLUMNS
+
 from ._blocking import PASSES, blocking_keys
 from ._compare import Comparison, compare, frequency_keys
 from ._decide import HARD_GUARDS, Outcome, judge, label
@@ -53,19 +55,7 @@ MAX_GROUP = 50
 """Most registrations bulk linking joins into one master person (rule 3)."""
 RANDOM_PAIRS = 100_000
 """Random pairs compared to estimate u (every pair, when a file has fewer)."""
-CSV_COLUMNS = (
-    "record_id",
-    "family_name",
-    "given_name",
-    "sex",
-    "birth_date",
-    "id_number",
-    "other_id",
-    "phone",
-    "address",
-    "village",
-    "township",
-)
+CSV_COLUMNS = REGISTRATION_CSV_COLUMNS
 _MAX_FIELD = 1_000  # characters kept of one CSV value: a runaway quote must not eat the file
 
 

@@ -45,6 +45,7 @@ from typing import Any
 from .._codes import code_list
 from .._idnumber import check_digit
 from .._names import SURNAME_READINGS, char_readings, pinyin_variants, split_name
+from .._resident import REGISTRATION_CSV_COLUMNS
 from ._engine import generate
 from ._items import SynthResident
 from ._tables import ERAS, SURNAME_TABLE
@@ -52,19 +53,7 @@ from ._town import COUNTY, township_codes
 
 __all__ = ["REGISTRATION_COLUMNS", "WINDOW", "LabelledRegistration", "registrations"]
 
-REGISTRATION_COLUMNS = (
-    "record_id",
-    "family_name",
-    "given_name",
-    "sex",
-    "birth_date",
-    "id_number",
-    "other_id",
-    "phone",
-    "address",
-    "village",
-    "township",
-)
+REGISTRATION_COLUMNS = REGISTRATION_CSV_COLUMNS
 WINDOW = 20_000
 _PEOPLE_PER_BATCH = 20_000
 _TWIN_SHARE = 0.03  # of children with their mother in the household
