@@ -35,7 +35,17 @@ from ._idnumber import (
     id_number_sex,
     parse_id_number,
 )
-from ._registry import Body, Category, Kind, RecordType, fields_set, record_type, record_types, validate
+from ._registry import (
+    Body,
+    Category,
+    Kind,
+    RecordType,
+    check,
+    fields_set,
+    record_type,
+    record_types,
+    validate,
+)
 from ._resident import REGISTRATION_CSV_COLUMNS
 
 # The record-model release: raised whenever any record type gains a version.
@@ -58,6 +68,7 @@ __all__ = [
     "Status",
     "UnknownRecordType",
     "VersionTooNew",
+    "check",
     "check_digit",
     "code_list",
     "code_list_names",

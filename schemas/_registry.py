@@ -28,6 +28,7 @@ __all__ = [
     "Category",
     "Kind",
     "RecordType",
+    "check",
     "errors_from_pydantic",
     "fields_set",
     "record_type",
@@ -186,6 +187,22 @@ def validate(
     older versions are upgraded first. ``today`` enables checks against the
     calendar (no birth dates in the future); the caller owns the clock.
     """
+    dumped: dict[str, Any] = _model(name, data, version, today).model_dump(mode="json", exclude_none=True)
+    return dumped
+
+
+def check(
+    name: str,
+    data: Any,
+    *,
+    version: int | None = None,
+    today: dt.date | None = None,
+) -> None:
+    """``validate`` without building the normalised body: for a reader that only needs the verdict."""
+    _model(name, data, version, today)
+
+
+def _model(name: str, data: Any, version: int | None, today: dt.date | None) -> BaseModel:
     rt = record_type(name)
     if not isinstance(data, dict):
         raise RecordInvalid([FieldError("", f"a {name} record must be a JSON object")], record_type=name)
@@ -198,11 +215,9 @@ def validate(
     for step in range(v, rt.version):
         body = rt.upgraders[step](body)
     try:
-        model = rt.model.model_validate(body, context={"today": today})
+        return rt.model.model_validate(body, context={"today": today})
     except ValidationError as exc:
         raise RecordInvalid(errors_from_pydantic(exc), record_type=name) from None
-    dumped: dict[str, Any] = model.model_dump(mode="json", exclude_none=True)
-    return dumped
 
 
 def fields_set(
