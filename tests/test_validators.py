@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 import schemas
 from schemas import RecordInvalid, parse_id_number
 
-from .conftest import resident_data
+from .conftest import encounter_data, resident_data
 
 TODAY = dt.date(2026, 11, 25)
 
@@ -171,3 +171,24 @@ def test_version_1_residents_stay_readable() -> None:
 def test_a_newer_version_is_held_not_guessed() -> None:
     with pytest.raises(schemas.VersionTooNew, match="upgrade rhip"):
         schemas.validate("resident", resident_data(), version=99, today=TODAY)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        encounter_data(),
+        {**encounter_data(), "visit_time": "2026-02-30T10:00"},
+        {**encounter_data(), "diagnoses": [{"icd10": "Q99.99", "primary": True}]},
+        {"visit_time": "x"},
+        "not a map",
+    ],
+)
+def test_check_gives_the_verdict_validate_gives(data: object) -> None:
+    try:
+        schemas.validate("encounter", data, today=dt.date(2026, 11, 25))
+    except schemas.RecordInvalid as exc:
+        with pytest.raises(schemas.RecordInvalid) as checked:
+            schemas.check("encounter", data, today=dt.date(2026, 11, 25))
+        assert checked.value.errors == exc.errors
+    else:
+        assert schemas.check("encounter", data, today=dt.date(2026, 11, 25)) is None
