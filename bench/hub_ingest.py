@@ -15,11 +15,15 @@ second run only reads them back.
 Timed: the 50 feeds pushed concurrently (one asyncio httpx client, 50
 connections, every request signed with ``sync.sign_request``), each feed's
 POSTs in order, each waiting for the hub's answer, until the hub has
-accepted every changeset. The hub's memory is read from /proc throughout:
-``rss_mb`` is the peak VmRSS of the server process *and* its record-check
-workers (``rhip hub serve`` starts one per core) summed, sampled every second
-and at 0, 25, 50, 75 and 100 % of the records acknowledged, to show whether it
-grows with the feeds.
+accepted every changeset. Registrations are matched by the master index after
+their upload (``hub._linker``): ``mpi.linked_s_after_end`` is how long it
+trails the last acknowledgement. The hub's memory is read from /proc throughout:
+``rss_mb`` is the peak resident memory of the server process *and* its
+record-check workers (``rhip hub serve`` starts one per core), each page
+counted once (the processes' PSS summed: the Python runtime and libraries they
+share are not counted once per process; ``rss_sum_mb`` is the plain sum of
+their VmRSS, which does). Sampled every second and at 0, 25, 50, 75 and 100 %
+of the records acknowledged, to show whether it grows with the feeds.
 
 No arguments. ``RHIP_BENCH_SCALE`` sets the total number of records for a
 development run (default 1,000,000, the stated scale; split evenly over the 50
@@ -46,7 +50,7 @@ import uuid6
 from _common import DATA, TODAY
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sync_loopback import HubProcess, proc_status_kb, resolve, run_dir, tree_rss_kb
+from sync_loopback import HubProcess, proc_status_kb, resolve, run_dir, tree_memory_kb
 
 import schemas
 import sync
@@ -194,13 +198,21 @@ class Progress:
         self.acked = 0
         self.changesets = 0
         self.peak_rss_kb = 0
+        self.peak_rss_sum_kb = 0
         self.marks: dict[str, dict[str, float]] = {"0%": self.memory()}
+        self.linked_s = 0.0  # after the last acknowledgement, until every registration was matched
+        self.queued_at_end = 0  # registrations still waiting for the master index then
         self._next = 1
 
     def memory(self) -> dict[str, float]:
-        server, total = tree_rss_kb(self.pid)
-        self.peak_rss_kb = max(self.peak_rss_kb, total)
-        return {"rss_mb": round(total / 1024, 1), "server_rss_mb": round(server / 1024, 1)}
+        kb = tree_memory_kb(self.pid)
+        self.peak_rss_kb = max(self.peak_rss_kb, kb["pss"])
+        self.peak_rss_sum_kb = max(self.peak_rss_sum_kb, kb["rss_sum"])
+        return {
+            "rss_mb": round(kb["pss"] / 1024, 1),
+            "rss_sum_mb": round(kb["rss_sum"] / 1024, 1),
+            "server_rss_mb": round(kb["server_rss"] / 1024, 1),
+        }
 
     def ack(self, records: int) -> None:
         self.acked += records
@@ -277,6 +289,12 @@ async def push_all(hub: HubProcess, path: Path, nodes: list[dict[str, Any]]) -> 
             *(push_feed(client, n, path / f"feed-{i:02d}.bin", progress) for i, n in enumerate(nodes))
         )
         elapsed = time.perf_counter() - started
+        # The master index matches registrations after their upload (hub._linker): how long it trails.
+        queued = (await client.get("/api/v1/status")).json()["mpi_queue"]
+        while (await client.get("/api/v1/status")).json()["mpi_queue"]:
+            await asyncio.sleep(0.1)
+        progress.linked_s = time.perf_counter() - started - elapsed
+        progress.queued_at_end = queued
         watcher.cancel()
         return elapsed, progress
 
@@ -288,10 +306,11 @@ def main() -> None:
     with run_dir("hub-ingest-") as run, HubProcess(run / "hub") as hub:
         elapsed, progress = asyncio.run(push_all(hub, path, nodes))
         final = proc_status_kb(hub.pid)
-        final_tree = tree_rss_kb(hub.pid)[1]
+        final_tree = tree_memory_kb(hub.pid)
         conn = sqlite3.connect(hub.home.db_path)
         stored = conn.execute("SELECT count(*) FROM records").fetchone()[0]
         held = conn.execute("SELECT count(*) FROM held").fetchone()[0]
+        masters = conn.execute("SELECT count(DISTINCT master_id) FROM residents").fetchone()[0]
         conn.close()
         db_bytes = sum(p.stat().st_size for p in hub.home.path.glob("hub.db*"))
     assert stored == total and held == 0, f"the hub holds {stored} of {total} records ({held} held)"
@@ -303,11 +322,17 @@ def main() -> None:
                 "posts": progress.changesets,
                 "seconds": round(elapsed, 1),
                 "records_per_s": round(total / elapsed),
-                "rss_mb": round(max(progress.peak_rss_kb, final_tree) / 1024, 1),
+                "rss_mb": round(max(progress.peak_rss_kb, final_tree["pss"]) / 1024, 1),
+                "rss_sum_mb": round(max(progress.peak_rss_sum_kb, final_tree["rss_sum"]) / 1024, 1),
                 "server_vm_hwm_mb": round(final["VmHWM"] / 1024, 1),
                 "check_workers": os.cpu_count(),
                 "memory_at": progress.marks,
                 "hub_db_mb": round(db_bytes / 2**20),
+                "mpi": {
+                    "queued_at_end": progress.queued_at_end,
+                    "linked_s_after_end": round(progress.linked_s, 1),
+                    "masters": masters,
+                },
                 "synchronous": "FULL",
             }
         )

@@ -69,8 +69,25 @@ def proc_status_kb(pid: int) -> dict[str, int]:
     return out
 
 
-def tree_rss_kb(pid: int) -> tuple[int, int]:
-    """(VmRSS of ``pid``, VmRSS of ``pid`` and every process under it) in kB: the hub with its workers."""
+def _smaps_kb(pid: int) -> dict[str, int]:
+    out = {}
+    with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as fh:
+        for line in fh:
+            key, _, value = line.partition(":")
+            if key in ("Rss", "Pss"):
+                out[key] = int(value.split()[0])
+    return out
+
+
+def tree_memory_kb(pid: int) -> dict[str, int]:
+    """Memory of ``pid`` and every process under it (the hub with its workers), in kB.
+
+    ``server_rss``: VmRSS of ``pid`` alone. ``pss``: the tree's proportional set
+    size — each page counted once, a page shared by n processes (the Python
+    runtime, the libraries) as 1/n in each — what the tree holds in RAM.
+    ``rss_sum``: the plain sum of the processes' VmRSS, which counts shared pages
+    once per process.
+    """
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -81,16 +98,18 @@ def tree_rss_kb(pid: int) -> tuple[int, int]:
         except (OSError, ValueError, IndexError):
             continue
         children.setdefault(ppid, []).append(int(entry))
-    own = proc_status_kb(pid)["VmRSS"]
-    total, todo = 0, [pid]
+    out = {"server_rss": proc_status_kb(pid)["VmRSS"], "pss": 0, "rss_sum": 0}
+    todo = [pid]
     while todo:
         p = todo.pop()
         try:
-            total += proc_status_kb(p).get("VmRSS", 0)
+            smaps = _smaps_kb(p)
         except OSError:
             continue
+        out["pss"] += smaps.get("Pss", 0)
+        out["rss_sum"] += smaps.get("Rss", 0)
         todo.extend(children.get(p, []))
-    return own, total
+    return out
 
 
 class HubProcess:

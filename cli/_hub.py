@@ -14,13 +14,18 @@ from hub import (
     EnrolRefused,
     HomeError,
     HubHome,
+    IdentityRefused,
     create_app,
     init_hub_home,
     iso,
     issue_token,
+    privacy_rules,
     retry_held,
     revoke_clinic,
+    set_sensitive,
 )
+
+from ._hub_mpi import mpi
 
 __all__ = ["hub"]
 
@@ -94,7 +99,9 @@ def serve(home: Path, host: str, port: int, check_workers: int | None) -> None:
 
     h = _open(home)
     workers = check_workers if check_workers is not None else (os.cpu_count() or 1)
-    app = create_app(h.store(), key=h.key(), hub_id=h.hub_id, region=h.region, check_workers=workers)
+    app = create_app(
+        h.store(), key=h.key(), hub_id=h.hub_id, region=h.region, check_workers=workers, link="background"
+    )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     click.echo(f"hub {h.hub_id} (region {h.region}) listening on http://{host}:{port}/sync/v1")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
@@ -189,6 +196,10 @@ def status(home: Path, as_json: bool) -> None:
             click.echo(
                 f"    held {held['record_id']} (seq {held['seq']}): {held['reason']}: {held['detail']}"
             )
+    if report["review_open"]:
+        click.echo(f"{report['review_open']} master-index review item(s) open: `rhip hub mpi review`")
+    for alert in report["alerts"]:
+        click.echo(f"ALERT {alert['at']} {alert['kind']}: {alert['detail']}")
 
 
 @hub.command("retry-held")
@@ -209,3 +220,54 @@ def retry_held_cmd(home: Path) -> None:
     click.echo(f"{report.applied} held record(s) applied, {len(report.still_held)} still held")
     for held in report.still_held:
         click.echo(f"    held {held.record_id} of node {held.node_id}: {held.reason}: {held.detail}")
+
+
+@hub.command("privacy")
+@HOME
+@click.option(
+    "--sensitive",
+    multiple=True,
+    help="A record type or ICD-10 code, prefix or range (F32, A50-A64) to treat as sensitive; repeatable.",
+)
+@click.option(
+    "--not-sensitive",
+    "not_sensitive",
+    multiple=True,
+    help="Remove one an operator added (the built-in ones stay); repeatable.",
+)
+@click.option("--by", help="Who changes the rules (required with --sensitive/--not-sensitive).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+def privacy(
+    home: Path, sensitive: tuple[str, ...], not_sensitive: tuple[str, ...], by: str | None, as_json: bool
+) -> None:
+    """Show or change the sensitive categories: never shared with other clinics without the
+    resident's consent (built in: severe mental disorder follow-ups, HIV B20-B24, STD A50-A64,
+    psychoses F20-F29, bipolar F31).
+
+    \b
+    Example:
+        rhip hub privacy --home ./hub --sensitive F32 --sensitive tb_followup --by wangli
+    """
+    h = _open(home)
+    store = h.store()
+    try:
+        if sensitive or not_sensitive:
+            if not by:
+                raise click.ClickException("say who changes the rules with --by NAME")
+            rules = set_sensitive(store, add=sensitive, remove=not_sensitive, by=by)
+        else:
+            rules = privacy_rules(store)
+    except IdentityRefused as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.db.close()
+    if as_json:
+        click.echo(json.dumps(rules, ensure_ascii=False, indent=2))
+        return
+    click.echo(f"sensitive record types: {', '.join(rules['types'])}")
+    click.echo(f"sensitive ICD-10 prefixes: {', '.join(rules['icd_prefixes'])}")
+    for entry in rules["added"]:
+        click.echo(f"  added by {entry['by']}: {entry['value']} ({entry['kind']})")
+
+
+hub.add_command(mpi)

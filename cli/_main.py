@@ -6,6 +6,7 @@ import click
 
 from ._card import card
 from ._demo import demo
+from ._desk import desk
 from ._hub import hub
 from ._mpi import mpi
 from ._node import node
@@ -35,6 +36,7 @@ rhip.add_command(synth)
 rhip.add_command(demo)
 rhip.add_command(hub)
 rhip.add_command(card)
+rhip.add_command(desk)
 rhip.add_command(mpi)
 
 

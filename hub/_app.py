@@ -1,9 +1,10 @@
-"""The hub's HTTP API (Litestar): the sync endpoints of docs/sync.md and the operators' status.
+"""The hub's HTTP API (Litestar): the sync endpoints of docs/sync.md and the operators' console.
 
 Rules:
 1. Every ``/sync/v1`` request but enrolment is signed by an enrolled node
    (``sync.verify_request``, stamps within 3 days of the hub's clock) and
-   may only touch that node's own feeds.
+   may only touch that node's own feeds. Operators' routes (``/api/v1``,
+   ``_console``) answer on loopback only.
 2. Bodies are read with a bound (``sync.MAX_BODY_BYTES``): a larger one is
    refused with 413 before it is all in memory.
 3. Every error is JSON ``{"status_code", "detail", "reason"}``; bad input is
@@ -17,14 +18,11 @@ Rules:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from functools import partial
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal
 
-import anyio.to_thread
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from litestar import Litestar, Request, Response, get, post
 from litestar.datastructures import State
@@ -47,11 +45,26 @@ from sync import (
     verify_request,
 )
 
+from ._api_support import (
+    LOOPBACK,
+    HubState,
+    Refused,
+    error_response,
+    hub_state,
+    json_object,
+    require_operator,
+    run_sync,
+    text_field,
+)
 from ._checks import CheckPool
+from ._console import CONSOLE_ROUTES
 from ._enrol import EnrolRefused, enrol
 from ._feeds import MAX_PULL_LIMIT, pull_body
+from ._identity import IdentityRefused
 from ._ingest import apply_batch, known_node, retry_held
-from ._store import HubError, HubStore, NodeInfo, NodeRefused
+from ._linker import link_all, link_queued
+from ._shared import SharedRefused, break_glass, shared_summary
+from ._store import HubStore, NodeInfo, NodeRefused
 
 __all__ = ["FRAME_MEDIA_TYPE", "REQUEST_WINDOW_MS", "HubState", "Refused", "create_app"]
 
@@ -60,43 +73,7 @@ log = logging.getLogger("rhip.hub.api")
 FRAME_MEDIA_TYPE = "application/x-rhip-frame"
 TOUCH_EVERY_MS = 10_000
 REQUEST_WINDOW_MS = 3 * 24 * 3600 * 1000  # clinic clocks drift by days; changesets guard themselves by seq
-LOOPBACK = frozenset({"127.0.0.1", "::1"})
-_T = TypeVar("_T")
-
-
-class Refused(HubError):
-    """A request the hub answers with an error (``status_code``, ``reason``, extra JSON keys)."""
-
-    def __init__(self, status_code: int, reason: str, detail: str, **extra: Any) -> None:
-        super().__init__(detail)
-        self.status_code = status_code
-        self.reason = reason
-        self.extra = extra
-
-
-@dataclass(frozen=True)
-class HubState:
-    store: HubStore
-    key: Ed25519PrivateKey
-    hub_id: str
-    region: str
-    operator_hosts: frozenset[str]
-    checks: CheckPool
-    ingest_slots: asyncio.Semaphore
-    touched: dict[str, int] = field(default_factory=dict)  # node id → last_seen written (ms)
-
-
-def _state(request: Request[Any, Any, Any]) -> HubState:
-    state: HubState = request.app.state.hub
-    return state
-
-
-async def _run(fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
-    return await anyio.to_thread.run_sync(partial(fn, *args, **kwargs))
-
-
-def _error(status: int, reason: str, detail: str, **extra: Any) -> Response[dict[str, Any]]:
-    return Response({"status_code": status, "detail": detail, "reason": reason, **extra}, status_code=status)
+_state, _run, _error = hub_state, run_sync, error_response
 
 
 def _frame_response(body: bytes, status: int = 200) -> Response[bytes]:
@@ -235,11 +212,17 @@ async def push(request: Request[Any, Any, Any], node_id: FromPath[str]) -> Respo
             frames, public_key=node.public_key, node_id=node_id, now_ms=hub.store.now_ms()
         )
         receipt = await _run(apply_batch, hub.store, opened, key=hub.key)
+    pull_head = receipt.pull_head
+    if hub.link_after_push:
+        if await _run(link_all, hub.store, hub.key):
+            pull_head = await _run(lambda: hub.store.reads().hub_feed_head(node_id).seq)
+    else:
+        hub.linker_wake.set()
     answer: dict[str, Any] = {
         "verdict": str(receipt.receipts[-1].verdict),
         "head": seal_head(receipt.head, hub.store.now_ms(), hub.key).frame,
         "held": [{"record_id": h.record_id, "reason": h.reason} for r in receipt.receipts for h in r.held],
-        "pull_head": receipt.pull_head,
+        "pull_head": pull_head,
     }
     if batch:
         answer["verdicts"] = [str(r.verdict) for r in receipt.receipts]
@@ -272,13 +255,44 @@ async def held(request: Request[Any, Any, Any], node_id: FromPath[str]) -> list[
     return [h.as_json() for h in records]
 
 
+@get("/sync/v1/summary/{node_id:str}")
+async def summary(request: Request[Any, Any, Any], node_id: FromPath[str]) -> dict[str, Any]:
+    """A visiting resident's shared summary: ``?resident=<card or identity number>&reason=…&user=…``;
+    logged with who and why. A refusal names the field, never echoes the number."""
+    hub = _state(request)
+    node = await _signed(request, node_id, await _body(request))
+    query = request.query_params
+    return await _run(
+        shared_summary,
+        hub.store,
+        node,
+        resident=query.get("resident") or "",
+        reason=query.get("reason") or "",
+        user=query.get("user") or "",
+    )
+
+
+@post("/sync/v1/break-glass/{node_id:str}", status_code=200)
+async def break_glass_route(request: Request[Any, Any, Any], node_id: FromPath[str]) -> dict[str, Any]:
+    """The sensitive records withheld from this node about a resident, once; logged and alerted."""
+    hub = _state(request)
+    body = await _body(request)
+    node = await _signed(request, node_id, body)
+    data = json_object(body)
+    return await _run(
+        break_glass,
+        hub.store,
+        node,
+        resident_id=text_field(data, "resident_id"),
+        reason=text_field(data, "reason"),
+        user=text_field(data, "user"),
+    )
+
+
 @get("/api/v1/status")
 async def status(request: Request[Any, Any, Any]) -> dict[str, Any]:
     """What operators watch (same as ``rhip hub status --json``); answered on loopback only."""
-    hub = _state(request)
-    client = request.client.host if request.client else ""
-    if client not in hub.operator_hosts:
-        raise Refused(403, "forbidden", "the hub's status is for operators on the hub machine (loopback)")
+    hub = require_operator(request)
     return await _run(hub.store.status)
 
 
@@ -298,6 +312,18 @@ def _node_refused(_: Request[Any, Any, Any], exc: NodeRefused) -> Response[dict[
     return _error(403, exc.reason, str(exc))
 
 
+_IDENTITY_STATUS = {"not-found": 404, "malformed": 400, "conflict": 409}
+
+
+def _identity_refused(_: Request[Any, Any, Any], exc: IdentityRefused) -> Response[dict[str, Any]]:
+    status = _IDENTITY_STATUS.get(exc.reason, 409)
+    return _error(status, exc.reason, str(exc), **({"field": exc.field} if exc.field else {}))
+
+
+def _shared_refused(_: Request[Any, Any, Any], exc: SharedRefused) -> Response[dict[str, Any]]:
+    return _error(exc.status_code, exc.reason, str(exc), **({"field": exc.field} if exc.field else {}))
+
+
 def _enrol_refused(_: Request[Any, Any, Any], exc: EnrolRefused) -> Response[dict[str, Any]]:
     return _error(exc.status_code, exc.reason, str(exc))
 
@@ -315,13 +341,13 @@ _HTTP_REASONS = {400: "malformed", 404: "not-found", 405: "method-not-allowed", 
 
 def _http(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     detail = exc.detail
+    extra: dict[str, Any] = {}
     if isinstance(exc, ValidationException) and isinstance(exc.extra, list):
-        detail = "; ".join(
-            f"{item.get('key', 'request')}: {item.get('message', 'is invalid')}"
-            for item in exc.extra
-            if isinstance(item, dict)
-        )
-    return _error(exc.status_code, _HTTP_REASONS.get(exc.status_code, "http-error"), detail)
+        items = [item for item in exc.extra if isinstance(item, dict)]
+        detail = "; ".join(f"{i.get('key', 'request')}: {i.get('message', 'is invalid')}" for i in items)
+        if items and items[0].get("key"):
+            extra["field"] = items[0]["key"]
+    return _error(exc.status_code, _HTTP_REASONS.get(exc.status_code, "http-error"), detail, **extra)
 
 
 def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
@@ -341,31 +367,71 @@ def create_app(
     operator_hosts: frozenset[str] = LOOPBACK,
     retry_on_startup: bool = True,
     check_workers: int = 0,
+    link: Literal["after-push", "background"] = "after-push",
     debug: bool = False,
 ) -> Litestar:
     """The hub's app over ``store``, signing with ``key``; held records are retried at start-up.
 
     ``check_workers`` processes check pushed records outside the server
-    process (``hub._checks``); 0 checks them in a worker thread.
+    process (``hub._checks``); 0 checks them in a worker thread. ``link``:
+    when queued registrations are matched (``hub._linker``): before each push
+    is answered, or by a background task (the server's way).
     """
     checks = CheckPool(check_workers)
+    slots = asyncio.Semaphore(2 * check_workers + 2)
     hub = HubState(
-        store, key, hub_id, region, operator_hosts, checks, asyncio.Semaphore(2 * check_workers + 2)
+        store, key, hub_id, region, operator_hosts, checks, slots, link_after_push=link == "after-push"
     )
+    tasks: list[asyncio.Task[None]] = []
+
+    async def linker() -> None:
+        while True:
+            # Woken by each push; every few seconds anyway, for what other processes queued
+            # (`rhip hub retry-held`).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(hub.linker_wake.wait(), timeout=5)
+            hub.linker_wake.clear()
+            try:
+                while await _run(link_queued, store, key):
+                    await asyncio.sleep(0)  # let pushes in between batches
+            except Exception as exc:  # never die: the queue is durable, try again shortly
+                log.error("master index linker failed: %s", type(exc).__name__, exc_info=exc)
+                await asyncio.sleep(5)
+                hub.linker_wake.set()
 
     async def startup() -> None:
         checks.start()
         if retry_on_startup:
             await _run(retry_held, store, key)
+        if hub.link_after_push:
+            await _run(link_all, store, key)
+        else:
+            tasks.append(asyncio.create_task(linker()))
+            hub.linker_wake.set()  # what was queued before a restart
 
     async def shutdown() -> None:
+        for task in tasks:
+            task.cancel()
         await _run(checks.close)
 
     return Litestar(
-        route_handlers=[enroll, feed_head, push, pull, held, status, healthz],
+        route_handlers=[
+            enroll,
+            feed_head,
+            push,
+            pull,
+            held,
+            summary,
+            break_glass_route,
+            status,
+            *CONSOLE_ROUTES,
+            healthz,
+        ],
         exception_handlers={
             Refused: _refused,
             NodeRefused: _node_refused,
+            IdentityRefused: _identity_refused,
+            SharedRefused: _shared_refused,
             EnrolRefused: _enrol_refused,
             PeerError: _peer,
             HTTPException: _http,

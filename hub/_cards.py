@@ -69,12 +69,18 @@ def card_subject(reads: Reads, id_number: str) -> CardSubject:
         number = schemas.parse_id_number(id_number)
     except schemas.IdNumberError as exc:
         raise CardIssueError(f"id-number: {exc}") from None
-    master = reads.master_by_number(number)
-    if master is None:
+    masters = reads.masters_with("id_number", number)
+    if not masters:
         raise CardIssueError(
             "id-number: the hub holds no resident with this identity number; "
             "register them at a clinic and let its node sync first"
         )
+    if len(masters) > 1:
+        raise CardIssueError(
+            f"id-number: {len(masters)} master persons carry this identity number; "
+            "decide them with `rhip hub mpi review` first"
+        )
+    master = masters[0]
     latest: dict[str, tuple[int, Any]] = {}
     envelopes: list[dict[str, Any]] = []
     for resident_id, _ in reads.master_members(master):

@@ -6,22 +6,59 @@ Rules:
 2. One writer. Every write transaction starts with ``BEGIN IMMEDIATE`` on the
    writer connection, under the writer lock; reads use per-thread connections.
 3. A migration is applied in the same transaction that records it in
-   ``migrations``: a crash leaves either both or neither.
-4. Only ``_store.py`` speaks SQL to these tables, so another backend
-   (PostgreSQL) plugs in behind the same storage class.
+   ``migrations``: a crash leaves either both or neither. A step is a
+   statement, or a function of the connection when data must be moved.
+4. Only the store modules (``_store.py``, ``_store_mpi.py``) speak SQL to these
+   tables, and ``hub.mpi.MasterIndex`` to its own ``mpi_*`` tables, so another
+   backend (PostgreSQL) plugs in behind the same storage classes.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import uuid6
+
+from .mpi import MasterIndex, Registration, create_tables
+
 __all__ = ["MIGRATIONS", "Database", "connect"]
 
-MIGRATIONS: list[tuple[int, str, list[str]]] = [
+Step = str | Callable[[sqlite3.Connection], None]
+
+
+def _index_registrations(conn: sqlite3.Connection) -> None:
+    """Put every resident registered before the master index into it, under its master person.
+
+    A resident the deterministic links had left alone gets a master person of its
+    own; nothing is matched here (an operator reviews with ``rhip hub mpi``), so
+    no node learns of a link it was never sent.
+    """
+    now = time.time_ns() // 1_000_000
+    bodies: dict[str, dict[str, object]] = {}
+    for resident_id, field, value in conn.execute("SELECT resident_id, field, value FROM resident_fields"):
+        bodies.setdefault(resident_id, {})[field] = None if value is None else json.loads(value)
+    masters = dict(conn.execute("SELECT resident_id, master_id FROM residents").fetchall())
+    items: list[tuple[str, Registration]] = []
+    for resident_id in sorted(bodies):
+        master = masters.get(resident_id)
+        if master is None:
+            master = str(uuid6.uuid7())
+            conn.execute("INSERT INTO masters (master_id, created_ms) VALUES (?, ?)", (master, now))
+            conn.execute(
+                "UPDATE residents SET master_id = ?, linked_by = 'auto' WHERE resident_id = ?",
+                (master, resident_id),
+            )
+        items.append((master, Registration.from_resident(resident_id, bodies[resident_id])))
+    MasterIndex(conn).add_many(items)
+
+
+MIGRATIONS: list[tuple[int, str, list[Step]]] = [
     (
         1,
         "nodes, tokens, changesets, records, held, quarantine, demographics, master index, hub feeds",
@@ -159,6 +196,132 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             )""",
         ],
     ),
+    (
+        2,
+        "master patient index: mpi tables, review queue, audit, referrals, privacy, access log",
+        [
+            # A master person is no longer keyed by an identity number (the index decides);
+            # one that was merged away keeps its row and points at the one it went into.
+            """CREATE TABLE masters_v2 (
+                master_id TEXT PRIMARY KEY,
+                created_ms INTEGER NOT NULL,
+                merged_into TEXT,
+                merged_ms INTEGER
+            )""",
+            "INSERT INTO masters_v2 (master_id, created_ms) SELECT master_id, created_ms FROM masters",
+            # linked_by: 'auto' (ingest) or 'operator' (a person decided; ingest never moves it again).
+            """CREATE TABLE residents_v2 (
+                resident_id TEXT PRIMARY KEY,
+                node_id TEXT NOT NULL,
+                master_id TEXT,
+                first_seen_ms INTEGER NOT NULL,
+                linked_by TEXT
+            )""",
+            "INSERT INTO residents_v2 (resident_id, node_id, master_id, first_seen_ms, linked_by) "
+            "SELECT resident_id, node_id, master_id, first_seen_ms, "
+            "CASE WHEN master_id IS NULL THEN NULL ELSE 'auto' END FROM residents",
+            "DROP TABLE residents",
+            "DROP TABLE masters",
+            "ALTER TABLE masters_v2 RENAME TO masters",
+            "ALTER TABLE residents_v2 RENAME TO residents",
+            "CREATE INDEX residents_master ON residents (master_id)",
+            create_tables,
+            """CREATE TABLE mpi_review (
+                id INTEGER PRIMARY KEY,
+                resident_id TEXT NOT NULL,
+                node_id TEXT NOT NULL,
+                master_id TEXT NOT NULL,
+                decision TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                status TEXT NOT NULL DEFAULT 'open',
+                created_ms INTEGER NOT NULL,
+                decided_ms INTEGER,
+                outcome TEXT,
+                chosen_master TEXT,
+                decided_by TEXT,
+                why TEXT
+            )""",
+            "CREATE INDEX mpi_review_open ON mpi_review (id) WHERE status = 'open'",
+            "CREATE INDEX mpi_review_resident ON mpi_review (resident_id)",
+            """CREATE TABLE mpi_not_match (
+                record_a TEXT NOT NULL,
+                record_b TEXT NOT NULL,
+                created_ms INTEGER NOT NULL,
+                actor TEXT NOT NULL,
+                review_id INTEGER,
+                PRIMARY KEY (record_a, record_b)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX mpi_not_match_b ON mpi_not_match (record_b)",
+            """CREATE TABLE mpi_audit (
+                id INTEGER PRIMARY KEY,
+                at_ms INTEGER NOT NULL,
+                action TEXT NOT NULL,
+                actor TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                resident_id TEXT,
+                master_id TEXT,
+                other_master_id TEXT,
+                review_id INTEGER,
+                before TEXT NOT NULL,
+                after TEXT NOT NULL,
+                undoes INTEGER,
+                undone_by INTEGER
+            )""",
+            "CREATE INDEX mpi_audit_master ON mpi_audit (master_id)",
+            "CREATE INDEX mpi_audit_other ON mpi_audit (other_master_id)",
+            "CREATE INDEX mpi_audit_resident ON mpi_audit (resident_id)",
+            # Nodes a resident was referred to: they hold its shared record from then on.
+            """CREATE TABLE referrals (
+                resident_id TEXT NOT NULL,
+                node_id TEXT NOT NULL,
+                record_id TEXT NOT NULL,
+                created_ms INTEGER NOT NULL,
+                PRIMARY KEY (resident_id, node_id)
+            ) WITHOUT ROWID""",
+            "CREATE INDEX referrals_node ON referrals (node_id)",
+            # Which clinics each node's feed has named (directory items), so each is named once.
+            """CREATE TABLE announced (
+                node_id TEXT NOT NULL,
+                about TEXT NOT NULL,
+                PRIMARY KEY (node_id, about)
+            ) WITHOUT ROWID""",
+            # Sensitive categories the operator added to the built-in ones (hub._privacy).
+            """CREATE TABLE sensitive (
+                value TEXT PRIMARY KEY,
+                kind TEXT NOT NULL,
+                added_ms INTEGER NOT NULL,
+                added_by TEXT NOT NULL
+            )""",
+            # Reads of shared records on demand (summaries, break-glass): who, which node, why.
+            """CREATE TABLE access_log (
+                id INTEGER PRIMARY KEY,
+                at_ms INTEGER NOT NULL,
+                node_id TEXT NOT NULL,
+                user TEXT NOT NULL,
+                action TEXT NOT NULL,
+                master_id TEXT,
+                resident_id TEXT,
+                reason TEXT NOT NULL,
+                detail TEXT
+            )""",
+            "CREATE INDEX access_log_master ON access_log (master_id, at_ms)",
+            # A card or identity number read at a desk finds its residents (partial: only these rows).
+            "CREATE INDEX resident_fields_id_number ON resident_fields (value) WHERE field = 'id_number'",
+            "CREATE INDEX resident_fields_card_number ON resident_fields (value) WHERE field = 'card_number'",
+            _index_registrations,
+        ],
+    ),
+    (
+        3,
+        "the master index's queue: registrations waiting to be matched (hub._linker)",
+        [
+            """CREATE TABLE mpi_queue (
+                resident_id TEXT PRIMARY KEY,
+                queued_ms INTEGER NOT NULL
+            )""",
+            "CREATE INDEX mpi_queue_order ON mpi_queue (queued_ms)",
+        ],
+    ),
 ]
 
 
@@ -225,7 +388,10 @@ class Database:
                 if version in done:
                     continue
                 for statement in statements:
-                    conn.execute(statement)
+                    if isinstance(statement, str):
+                        conn.execute(statement)
+                    else:
+                        statement(conn)
                 conn.execute(
                     "INSERT INTO migrations (version, name, applied_at) "
                     "VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",

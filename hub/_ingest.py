@@ -17,8 +17,14 @@ Rules:
 5. Records are immutable: the same id with the same content is a no-op.
 6. Demographics merge per field (``sync.merge_field``) on stamps clamped to
    receipt time + 5 minutes; every value stays in history, conflicts flagged.
-7. Skew is measured and stored, never a reason to refuse.
-8. Logs carry node ids, seqs, counts and reasons, never record contents.
+   A registration whose demographics changed is queued for the master index
+   (``mpi_queue``) in the same transaction; ``_linker`` matches it after, so
+   matching never holds up a clinic's upload.
+7. A referral makes the receiving clinic's nodes holders of the resident's
+   shared record; a consent sends the sensitive records held back until then
+   (``_feeds``, ``_privacy``).
+8. Skew is measured and stored, never a reason to refuse.
+9. Logs carry node ids, seqs, counts and reasons, never record contents.
 """
 
 from __future__ import annotations
@@ -339,9 +345,7 @@ def _accept(
     if verdict is Verdict.DUPLICATE:
         return Receipt(verdict, head, tx.held(cs.feed, seq=cs.seq))
     skew = _skew_ms(sealed, now_ms)
-    tx.add_changeset(
-        cs.feed, cs.seq, sealed.hash, frame, records=len(checked), skew_ms=skew, now_ms=now_ms
-    )
+    tx.add_changeset(cs.feed, cs.seq, sealed.hash, frame, records=len(checked), skew_ms=skew, now_ms=now_ms)
     apply = Applier(tx, sender=cs.feed, seq=cs.seq, received_ms=now_ms, now_ms=now_ms, new_id=store.new_id)
     held: list[HeldRecord] = []
     for idx, problem in apply.all(checked):
@@ -474,7 +478,8 @@ def check_record(record: dict[str, Any], *, sender: str, now_ms: int) -> Checked
 
 
 class Applier:
-    """Stores the checked records of one changeset: immutability, demographics, identity links, routing.
+    """Stores the checked records of one changeset: immutability, demographics, the master index,
+    referrals, consents, routing.
 
     Records are inserted together at the end, and before anything reads them
     back (a link's backfill); copies already held are looked up once per
@@ -545,12 +550,47 @@ class Applier:
         if special is not None and special.demographic is not None and special.body is not None:
             env = RecordEnvelope.from_dict(special.demographic)
             _merge_demographics(self.tx, env, special.body, received_ms=self.received_ms, now_ms=self.now_ms)
-            if self.tx.resident_master(resident_id) is None:
-                self.flush()  # a link backfills other nodes from the records table
-                _link_identity(self.tx, self.router, resident_id, now_ms=self.now_ms, new_id=self.new_id)
-                self.router.links_changed()
+            self.tx.queue_registration(resident_id, self.now_ms)  # matched by hub._linker
+        elif type_ == "referral":
+            self._referral(rid, resident_id, author, content)
+        elif type_ == "consent":
+            self._consent(resident_id)
         self.router.record(rid, resident_id, author, hlc, content)
         return None
+
+    def _referral(self, record_id: str, resident_id: str, author: str, content: bytes) -> None:
+        """A referral makes the receiving clinic's nodes hold the resident's shared record."""
+        data = decode(content).get("data")
+        clinic = data.get("to_clinic") if isinstance(data, dict) else None
+        if not isinstance(clinic, str):
+            return
+        nodes = [n.node_id for n in self.tx.nodes(clinic=clinic) if not n.revoked and n.node_id != author]
+        fresh = [n for n in nodes if self.tx.add_referral(resident_id, n, record_id, self.now_ms)]
+        if not fresh:
+            return
+        self.flush()  # the backfill reads the records table
+        self.router.links_changed()
+        master = self.tx.resident_master(resident_id)
+        members = self.tx.master_members(master) if master else []
+        for node in fresh:
+            for member in [r for r, _ in members] or [resident_id]:
+                self.router.backfill(node, member)
+            others = [m for m in members if m[0] != resident_id]
+            if master is not None and others:
+                self.router.link(node, link_item(resident_id, master, others))
+        log.info("referral: %d node(s) now hold a referred resident's record", len(fresh))
+
+    def _consent(self, resident_id: str) -> None:
+        """A consent: the holders get the sensitive records held back until now (if it permits)."""
+        self.flush()
+        self.router.links_changed()
+        if not self.router.consents(resident_id):
+            return
+        master = self.tx.resident_master(resident_id)
+        members = [r for r, _ in self.tx.master_members(master)] if master else [resident_id]
+        for node in sorted(self.tx.holder_nodes(members)):
+            for member in members:
+                self.router.backfill(node, member)
 
     def flush(self) -> None:
         if self._pending:
@@ -560,7 +600,8 @@ class Applier:
 
 def _merge_demographics(
     tx: Writes, env: RecordEnvelope, body: dict[str, Any], *, received_ms: int, now_ms: int
-) -> None:
+) -> dict[str, Any]:
+    """Merge a demographic record field by field; returns the resident's current value of every field."""
     fields = schemas.fields_set(env.type, env.changed, env.data, body)
     stamp = clamp_stamp(env.hlc, received_ms, MAX_AHEAD_MS)
     states = tx.field_states(env.resident_id)
@@ -581,37 +622,9 @@ def _merge_demographics(
                 tx.flag_conflict(env.resident_id, field)
     tx.add_field_history(env.resident_id, history, now_ms=now_ms)
     tx.set_fields(env.resident_id, current)
-
-
-def _link_identity(
-    tx: Writes, router: FeedRouter, resident_id: str, *, now_ms: int, new_id: Callable[[], str]
-) -> None:
-    """Link the resident to the master person of its identity number, if valid, and tell the nodes."""
-    if tx.resident_master(resident_id) is not None:
-        return  # re-linking on a changed number is the master index's review, not ingest's
-    state = tx.field_state(resident_id, "id_number")
-    if state is None or not isinstance(state.version.value, str):
-        return
-    try:
-        number = schemas.parse_id_number(state.version.value)
-    except schemas.IdNumberError:
-        return
-    master = tx.master_by_number(number)
-    if master is None:
-        master = new_id()
-        tx.add_master(master, number, now_ms)
-    tx.link_resident(resident_id, master)
-    members = tx.master_members(master)
-    if len(members) < 2:
-        return
-    home = dict(members)[resident_id]
-    for other, node in members:  # records first, so every link names residents the node holds
-        if other != resident_id:
-            router.backfill(node, resident_id)
-            router.backfill(home, other)
-    for member, node in members:
-        router.link(node, link_item(member, master, [(r, n) for r, n in members if r != member]))
-    log.info("master %s: %d residents linked on identity number", master, len(members))
+    merged = {field: state.version.value for field, state in states.items()}
+    merged.update((field, version.value) for field, version, _ in current)
+    return merged
 
 
 def _record_at(frame: bytes, idx: int) -> dict[str, Any]:

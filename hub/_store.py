@@ -1,9 +1,12 @@
 """The hub's storage: the one class every read and write goes through.
 
 Rules:
-1. All SQL lives here. Ingest, feeds, enrolment and the API speak in domain
-   terms (nodes, changesets, held records, feeds), so a PostgreSQL backend can
-   replace this module without touching them.
+1. All SQL lives here and in ``_store_mpi.py`` (the master index's bookkeeping,
+   mixed into the same classes); the index itself is ``hub.mpi.MasterIndex`` on
+   the same connection (``Writes.index``). Ingest, feeds, enrolment and the API
+   speak in domain terms (nodes, changesets, held records, feeds, master
+   persons), so a PostgreSQL backend can replace these modules without
+   touching them.
 2. Writes happen inside ``HubStore.transaction()`` (one ``BEGIN IMMEDIATE``);
    a changeset, its records, its held records and the feed items it routes
    commit together or not at all.
@@ -30,6 +33,7 @@ import uuid6
 from sync import ZERO_HASH, FeedHead, FieldVersion
 
 from ._db import Database
+from ._store_mpi import MasterReads, MasterWrites
 
 __all__ = [
     "FieldState",
@@ -168,7 +172,7 @@ def _node(row: tuple[Any, ...]) -> NodeInfo:
     return NodeInfo(nid, clinic, name, key, enrolled, revoked, why, FeedHead(nid, seq, head_hash), seen, skew)
 
 
-class Reads:
+class Reads(MasterReads):
     """Queries over one connection (a reader, or the writer inside a transaction)."""
 
     def __init__(self, conn: sqlite3.Connection) -> None:
@@ -242,6 +246,34 @@ class Reads:
             )
         ]
 
+    def records_of_type(self, resident_ids: list[str], type_: str) -> list[bytes]:
+        """The stored content of every record of one type about these residents, oldest first."""
+        if not resident_ids:
+            return []
+        marks = ",".join("?" * len(resident_ids))
+        return [
+            r[0]
+            for r in self.conn.execute(
+                f"SELECT content FROM records WHERE resident_id IN ({marks}) AND type = ? ORDER BY hlc, id",
+                [*resident_ids, type_],
+            )
+        ]
+
+    def routed_among(self, node_id: str, record_ids: list[str]) -> set[str]:
+        """Those of ``record_ids`` already in ``node_id``'s feed."""
+        found: set[str] = set()
+        for start in range(0, len(record_ids), 500):
+            chunk = record_ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                r[0]
+                for r in self.conn.execute(
+                    f"SELECT record_id FROM routed WHERE node_id = ? AND record_id IN ({marks})",
+                    [node_id, *chunk],
+                )
+            )
+        return found
+
     def held(self, node_id: str | None = None, *, seq: int | None = None) -> list[HeldRecord]:
         """Records held and not yet applied, oldest first."""
         sql = f"SELECT {_HELD_COLUMNS} FROM held WHERE resolved_ms IS NULL"
@@ -266,9 +298,9 @@ class Reads:
 
     def alerts(self) -> list[dict[str, Any]]:
         return [
-            {"at": iso(at), "kind": kind, "node_id": nid, "detail": detail}
-            for at, kind, nid, detail in self.conn.execute(
-                "SELECT at_ms, kind, node_id, detail FROM alerts ORDER BY id"
+            {"id": aid, "at": iso(at), "kind": kind, "node_id": nid, "detail": detail}
+            for aid, at, kind, nid, detail in self.conn.execute(
+                "SELECT id, at_ms, kind, node_id, detail FROM alerts ORDER BY id"
             )
         ]
 
@@ -292,12 +324,12 @@ class Reads:
 
     # -- residents and the master index --------------------------------------------
 
+    def registrations_queued(self) -> int:
+        """Registrations waiting to be matched by the master index."""
+        return int(self._one("SELECT count(*) FROM mpi_queue"))
+
     def resident_master(self, resident_id: str) -> str | None:
         value: str | None = self._one("SELECT master_id FROM residents WHERE resident_id = ?", (resident_id,))
-        return value
-
-    def master_by_number(self, id_number: str) -> str | None:
-        value: str | None = self._one("SELECT master_id FROM masters WHERE id_number = ?", (id_number,))
         return value
 
     def master_members(self, master_id: str) -> list[tuple[str, str]]:
@@ -311,15 +343,21 @@ class Reads:
         ]
 
     def nodes_holding(self, resident_id: str) -> set[str]:
-        """Nodes that hold the resident: where it was registered, and where its master person is."""
+        """Nodes that hold the resident: where it and its master person's residents were registered,
+        and where any of them was referred."""
         return {
             r[0]
             for r in self.conn.execute(
-                "SELECT node_id FROM residents WHERE resident_id = ?1 OR master_id = "
-                "(SELECT master_id FROM residents WHERE resident_id = ?1)",
+                "WITH person AS (SELECT resident_id, node_id FROM residents WHERE resident_id = ?1 "
+                "OR master_id = (SELECT master_id FROM residents WHERE resident_id = ?1)) "
+                "SELECT node_id FROM person UNION SELECT f.node_id FROM referrals f "
+                "JOIN person p ON f.resident_id = p.resident_id",
                 (resident_id,),
             )
         }
+
+    def review_count(self) -> int:
+        return int(self._one("SELECT count(*) FROM mpi_review WHERE status = 'open'"))
 
     def field_state(self, resident_id: str, field: str) -> FieldState | None:
         row = self.conn.execute(
@@ -371,7 +409,7 @@ class Reads:
         return {"resident_id": resident_id, "fields": fields, "history": history}
 
 
-class Writes(Reads):
+class Writes(MasterWrites, Reads):
     """Writes inside one open transaction. Obtain through ``HubStore.transaction``."""
 
     # -- nodes and tokens --------------------------------------------------------
@@ -491,6 +529,26 @@ class Writes(Reads):
 
     # -- residents and the master index --------------------------------------------
 
+    def queue_registration(self, resident_id: str, now_ms: int) -> None:
+        """A registration to match (again): its compared demographics may have changed (hub._linker)."""
+        self.conn.execute(
+            "INSERT INTO mpi_queue (resident_id, queued_ms) VALUES (?, ?) "
+            "ON CONFLICT (resident_id) DO NOTHING",
+            (resident_id, now_ms),
+        )
+
+    def queued_registrations(self, limit: int) -> list[str]:
+        """The registrations waiting longest to be matched, oldest first."""
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT resident_id FROM mpi_queue ORDER BY queued_ms, resident_id LIMIT ?", (limit,)
+            )
+        ]
+
+    def dequeue_registrations(self, resident_ids: list[str]) -> None:
+        self.conn.executemany("DELETE FROM mpi_queue WHERE resident_id = ?", [(r,) for r in resident_ids])
+
     def ensure_resident(self, resident_id: str, node_id: str, now_ms: int, *, home: bool = False) -> None:
         """Know a resident; ``home`` marks ``node_id`` as where it was registered."""
         on_conflict = "DO UPDATE SET node_id = excluded.node_id" if home else "DO NOTHING"
@@ -498,17 +556,6 @@ class Writes(Reads):
             "INSERT INTO residents (resident_id, node_id, first_seen_ms) VALUES (?,?,?) "
             f"ON CONFLICT (resident_id) {on_conflict}",
             (resident_id, node_id, now_ms),
-        )
-
-    def add_master(self, master_id: str, id_number: str, now_ms: int) -> None:
-        self.conn.execute(
-            "INSERT INTO masters (master_id, id_number, created_ms) VALUES (?,?,?)",
-            (master_id, id_number, now_ms),
-        )
-
-    def link_resident(self, resident_id: str, master_id: str) -> None:
-        self.conn.execute(
-            "UPDATE residents SET master_id = ? WHERE resident_id = ?", (master_id, resident_id)
         )
 
     def set_fields(self, resident_id: str, fields: list[tuple[str, FieldVersion, bool]]) -> None:
@@ -617,4 +664,9 @@ class HubStore:
                     "revoked": n.revoked,
                 }
             )
-        return {"nodes": nodes}
+        return {
+            "nodes": nodes,
+            "alerts": r.alerts(),
+            "review_open": r.review_count(),
+            "mpi_queue": r.registrations_queued(),
+        }

@@ -4,7 +4,8 @@ Errors::
 
     StoreError
     ├── NotFound
-    └── ReadOnlyRecord
+    ├── ReadOnlyRecord
+    └── DeskConflict   (a desk step the visit's state forbids: unpaid, dispensed …)
     AuthError
     HomeError
     SyncError
@@ -18,12 +19,15 @@ Errors::
 
 from __future__ import annotations
 
-from ._access import Permission, Role, allowed, readable_types, writable_types
+from ._access import DEFAULT_PURPOSE, Permission, Role, allowed, readable_types, writable_types
 from ._app import create_app
 from ._audit import audit_entries, record_access
 from ._auth import AuthError, Staff, add_user, authenticate, issue_token, list_users, resolve_token
 from ._cards import CardMatch, CardWrites, card_writes, match_card
 from ._db import Database
+from ._desk import DeskResult, Holder, PresentedCard, desk_staff
+from ._desk_read import DeskConflict, exam_worklist, queue_entry
+from ._desk_services import Desk
 from ._home import HomeError, NodeHome, init_home
 from ._hub_client import HubConfig
 from ._scheduler import Backoff, SyncScheduler, sync_interval
@@ -34,13 +38,18 @@ from ._sync_state import sync_status
 from ._tree import file_tree
 
 __all__ = [
+    "DEFAULT_PURPOSE",
     "PUSH_BYTES",
     "AuthError",
     "Backoff",
     "CardMatch",
     "CardWrites",
     "Database",
+    "Desk",
+    "DeskConflict",
+    "DeskResult",
     "FeedBehindHub",
+    "Holder",
     "HomeError",
     "HubAnswerInvalid",
     "HubConfig",
@@ -51,6 +60,7 @@ __all__ = [
     "NotEnrolled",
     "NotFound",
     "Permission",
+    "PresentedCard",
     "ReadOnlyRecord",
     "Registration",
     "Role",
@@ -67,12 +77,15 @@ __all__ = [
     "authenticate",
     "card_writes",
     "create_app",
+    "desk_staff",
     "enroll",
+    "exam_worklist",
     "file_tree",
     "init_home",
     "issue_token",
     "list_users",
     "match_card",
+    "queue_entry",
     "readable_types",
     "record_access",
     "resolve_token",

@@ -7,6 +7,11 @@ Rules:
    not read clinical records (least privilege).
 3. Clinical reads are granted per record type; a role that may read no
    clinical type still sees the demographics its job needs.
+4. The desk workflow of a visit (``_desk``) has one permission per step, held
+   by the role that works that step: the clerk registers, queues and takes
+   payment, the nurse triages and does examinations and lab, the doctor
+   consults and orders, the pharmacist dispenses. Its records (``DESK_ONLY_TYPES``)
+   are written and read only through the desk, never as plain records.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from schemas import Category
 
 __all__ = [
     "DEFAULT_PURPOSE",
+    "DESK_ONLY_TYPES",
     "PERMISSIONS",
     "Permission",
     "Role",
@@ -44,9 +50,18 @@ class Permission(StrEnum):
     READ_RECORDS = "record.read"  # subject to readable_types
     WRITE_RECORDS = "record.write"  # subject to writable_types
     CORRECT_RECORDS = "record.correct"  # own clinic's records of writable types
+    BREAK_GLASS = "record.break-glass"  # withheld sensitive records, with a reason, audited (hub alerts)
     MANAGE_USERS = "users.manage"
     READ_AUDIT = "audit.read"
     READ_CODES = "codes.read"
+    DESK_QUEUE = "desk.queue"  # see today's queue and a visit's progress
+    DESK_CHECKIN = "desk.checkin"  # put a resident in the queue, cancel a registration
+    DESK_TRIAGE = "desk.triage"  # triage and vitals
+    DESK_CONSULT = "desk.consult"  # call in, consultation, prescriptions and orders
+    DESK_CHARGE = "desk.charge"  # payment and refund (the cashier)
+    DESK_DISPENSE = "desk.dispense"
+    DESK_EXAMS = "desk.exams"  # specimens, examinations, their reports
+    DESK_FINISH = "desk.finish"  # close a visit and write it to the health card
 
 
 _ALL_CATEGORIES = frozenset(Category)
@@ -59,6 +74,10 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_DEMOGRAPHICS,
             Permission.UPDATE_DEMOGRAPHICS,
             Permission.READ_CODES,
+            Permission.DESK_QUEUE,
+            Permission.DESK_CHECKIN,
+            Permission.DESK_CHARGE,
+            Permission.DESK_FINISH,
         }
     ),
     Role.DOCTOR: frozenset(
@@ -70,7 +89,11 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_RECORDS,
             Permission.WRITE_RECORDS,
             Permission.CORRECT_RECORDS,
+            Permission.BREAK_GLASS,
             Permission.READ_CODES,
+            Permission.DESK_QUEUE,
+            Permission.DESK_CONSULT,
+            Permission.DESK_FINISH,
         }
     ),
     Role.NURSE: frozenset(
@@ -82,10 +105,20 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.WRITE_RECORDS,
             Permission.CORRECT_RECORDS,
             Permission.READ_CODES,
+            Permission.DESK_QUEUE,
+            Permission.DESK_TRIAGE,
+            Permission.DESK_EXAMS,
         }
     ),
     Role.PHARMACIST: frozenset(
-        {Permission.SEARCH, Permission.READ_DEMOGRAPHICS, Permission.READ_RECORDS, Permission.READ_CODES}
+        {
+            Permission.SEARCH,
+            Permission.READ_DEMOGRAPHICS,
+            Permission.READ_RECORDS,
+            Permission.READ_CODES,
+            Permission.DESK_QUEUE,
+            Permission.DESK_DISPENSE,
+        }
     ),
     Role.PUBLIC_HEALTH: frozenset(
         {
@@ -124,13 +157,17 @@ _READ_EXTRA_TYPES: dict[Role, frozenset[str]] = {
     Role.PHARMACIST: frozenset({"allergy", "prescription", "encounter"}),
 }
 
-# Record types each clinical role records. Pharmacists dispense (a later step), they do not author records.
+# Written and read only through the desk's steps (rule 4), never through the plain records API.
+DESK_ONLY_TYPES = frozenset({"visit", "visit_step", "payment", "refund", "dispense", "card_registration"})
+
+# Record types each clinical role records. Pharmacists dispense (a desk step), they do not author records.
 _NURSE_TYPES = frozenset(
     {
         "allergy",
         "immunization",
         "health_exam",
         "lab_report",
+        "imaging_report",
         "prenatal_visit",
         "postpartum_visit",
         "newborn_visit",
@@ -164,14 +201,16 @@ _PUBLIC_HEALTH_TYPES = frozenset(
 
 
 def _clinical_types() -> frozenset[str]:
-    return frozenset(rt.name for rt in schemas.record_types() if rt.kind is schemas.Kind.CLINICAL)
+    return frozenset(
+        rt.name
+        for rt in schemas.record_types()
+        if rt.kind is schemas.Kind.CLINICAL and rt.name not in DESK_ONLY_TYPES
+    )
 
 
 def readable_types(role: Role) -> frozenset[str]:
     cats = _READ_CATEGORIES[role]
-    by_cat = {
-        rt.name for rt in schemas.record_types() if rt.category in cats and rt.kind is schemas.Kind.CLINICAL
-    }
+    by_cat = {rt.name for rt in schemas.record_types() if rt.category in cats} & _clinical_types()
     return frozenset(by_cat | _READ_EXTRA_TYPES.get(role, frozenset()))
 
 

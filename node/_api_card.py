@@ -46,7 +46,7 @@ from ._auth import Staff
 from ._cards import card_writes, match_card, node_emergency
 from ._web_auth import require
 
-__all__ = ["CardController", "card_error"]
+__all__ = ["CardController", "card_error", "card_view", "open_presented"]
 
 Req = Request[Staff, Any, Any]
 
@@ -84,6 +84,25 @@ def _open(ctx: Ctx, files: CardFiles, trust: bytes) -> tuple[CardRead, str | Non
         raise
 
 
+def open_presented(ctx: Ctx, data: dict[str, Any]) -> tuple[CardRead, str | None]:
+    """The card in a request (``{"card": <CardFiles JSON>}``), checked; failures audited and raised."""
+    return _open(ctx, _files(data), _trust(ctx.request))
+
+
+def card_view(ctx: Ctx, card: CardRead) -> tuple[dict[str, Any], list[str]]:
+    """What the caller's role may see of a card, and the names of the parts withheld (rule 1)."""
+    readable = ctx.readable()
+    shown = card.as_json()
+    withheld = []
+    if "allergy" not in readable:
+        shown.pop("emergency")
+        withheld.append("emergency")
+    if "encounter" not in readable:
+        shown.pop("visits")
+        withheld.append("visits")
+    return shown, withheld
+
+
 class CardController(Controller):
     path = "/api/v1/card"
     tags = ("card",)
@@ -92,17 +111,10 @@ class CardController(Controller):
     def read(self, request: Req, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:
         """Who holds this card and what matters in an emergency: ``{"card": <CardFiles JSON>}``."""
         ctx = Ctx(request)
-        card, warning = _open(ctx, _files(data), _trust(request))
+        card, warning = open_presented(ctx, data)
         match = match_card(ctx.store, card.content)
         readable = ctx.readable()
-        shown = card.as_json()
-        withheld = []
-        if "allergy" not in readable:
-            shown.pop("emergency")
-            withheld.append("emergency")
-        if "encounter" not in readable:
-            shown.pop("visits")
-            withheld.append("visits")
+        shown, withheld = card_view(ctx, card)
         resident = None
         node_side: dict[str, Any] | None = None
         if match is not None:

@@ -7,7 +7,9 @@ Every read of a resident's record is written to the audit log before it is sent.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from litestar import Litestar, Request, Response, get
@@ -22,12 +24,16 @@ from cardreader import CardError
 from schemas import RecordInvalid, SchemaError, UnknownRecordType, VersionTooNew
 
 from ._api_card import CardController, card_error
+from ._api_desk import DeskController
 from ._api_records import RecordController
 from ._api_residents import ResidentController
+from ._api_shared import SharedController
 from ._api_staff import AdminController, CodeController, SessionController, StatusController
 from ._api_sync import SyncController
 from ._auth import AuthError
 from ._db import Database
+from ._desk_read import DeskConflict
+from ._desk_services import Desk
 from ._store import NodeStore, NotFound, ReadOnlyRecord
 from ._sync import SyncClient
 from ._web_auth import TokenAuthMiddleware
@@ -62,6 +68,10 @@ def _not_found(_: Request[Any, Any, Any], exc: NotFound) -> Response[dict[str, A
 
 def _read_only(_: Request[Any, Any, Any], exc: ReadOnlyRecord) -> Response[dict[str, Any]]:
     return _error(409, str(exc))
+
+
+def _desk_conflict(_: Request[Any, Any, Any], exc: DeskConflict) -> Response[dict[str, Any]]:
+    return _error(409, str(exc), [{"field": exc.field, "message": exc.message}])
 
 
 def _auth_error(_: Request[Any, Any, Any], exc: AuthError) -> Response[dict[str, Any]]:
@@ -127,10 +137,12 @@ def create_app(
     debug: bool = False,
     sync: SyncClient | None = None,
     card_trust: bytes | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
 ) -> Litestar:
     """The node's API; ``sync`` is the hub client of an enrolled node (None: "sync now" answers 409).
 
     ``card_trust`` is the hub key resident health cards are checked against (None: card routes answer 409).
+    ``clock`` is the desk's local time (default: the store's calendar and the wall clock).
     """
     auth = DefineMiddleware(
         TokenAuthMiddleware,
@@ -149,6 +161,8 @@ def create_app(
             AdminController,
             SyncController,
             CardController,
+            DeskController,
+            SharedController,
         ],
         middleware=[auth],
         exception_handlers={
@@ -156,6 +170,7 @@ def create_app(
             SchemaError: _schema_error,
             NotFound: _not_found,
             ReadOnlyRecord: _read_only,
+            DeskConflict: _desk_conflict,
             AuthError: _auth_error,
             CardError: card_error,
             ValidationException: _validation,
@@ -178,4 +193,5 @@ def create_app(
     app.state.name = name
     app.state.sync = sync
     app.state.card_trust = card_trust
+    app.state.desk = Desk(store, clinic=clinic, clock=clock)
     return app

@@ -187,6 +187,11 @@ MIGRATIONS: list[tuple[int, str, list[str]]] = [
             "CREATE INDEX links_remote ON links (remote_resident_id)",
         ],
     ),
+    (
+        3,
+        "desk: today's queue reads records of a type by date",
+        ["CREATE INDEX IF NOT EXISTS records_type_effective ON records (type, effective)"],
+    ),
 ]
 
 

@@ -111,6 +111,16 @@ def unframe(content: bytes) -> Any:
         raise HubAnswerInvalid(f"the hub's answer is not a valid frame: {exc}") from exc
 
 
+def _json_object(response: httpx.Response, what: str) -> dict[str, Any]:
+    try:
+        answer = response.json()
+    except ValueError as exc:
+        raise HubAnswerInvalid(f"the hub's {what} answer is not JSON: {exc}") from exc
+    if not isinstance(answer, dict):
+        raise HubAnswerInvalid(f"the hub's {what} answer is not a JSON object")
+    return answer
+
+
 PRESET_HEADER = "X-Rhip-Zdict"
 
 
@@ -210,6 +220,26 @@ class HubClient:
         if not (isinstance(items, list) and all(isinstance(i, dict) for i in items)):
             raise HubAnswerInvalid("the hub's held list is not a list of objects")
         return items
+
+    def summary(self, *, resident: str, reason: str, user: str) -> dict[str, Any]:
+        """A visiting resident's shared summary, by card or identity number (the hub logs who and why)."""
+        response = self._send(
+            "GET",
+            f"/sync/v1/summary/{self.node_id}",
+            params={"resident": resident, "reason": reason, "user": user},
+        )
+        return _json_object(response, "shared summary")
+
+    def break_glass(self, *, resident_id: str, reason: str, user: str) -> dict[str, Any]:
+        """The sensitive records withheld from this node about a resident, once (logged, alerted)."""
+        body = json.dumps({"resident_id": resident_id, "reason": reason, "user": user}).encode()
+        response = self._send("POST", f"/sync/v1/break-glass/{self.node_id}", content=body)
+        answer = _json_object(response, "break-glass")
+        if not (
+            isinstance(answer.get("records"), list) and all(isinstance(r, dict) for r in answer["records"])
+        ):
+            raise HubAnswerInvalid("the hub's break-glass answer lacks its records")
+        return answer
 
     # -- one request ---------------------------------------------------------------
 

@@ -10,7 +10,11 @@ Rules:
    the rest of the changeset or of the feed.
 3. Records keep their author and are stored through ``Writer.apply_remote``
    (no outbox entry, idempotent by id). Identity links (``kind: link``) are
-   stored through ``Writer.apply_link``.
+   stored through ``Writer.apply_link``; the residents a link item names as
+   ``unlinked`` lose their link (``_remote.remove_links``). A ``directory``
+   item names clinics (``_remote.save_directory``).
+4. An item of a kind this node does not know is kept in ``pulled_held``
+   (reason ``unknown-kind``) and applied after an upgrade; it never blocks.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import schemas
 import sync
 from schemas import RecordEnvelope
 
+from ._remote import remove_links, save_directory
 from ._store import NodeStore, StoreError, Writer
 from ._sync_errors import HubAnswerInvalid
 from ._sync_state import SyncState, iso
@@ -48,7 +53,13 @@ def _envelope_from_wire(record: dict[str, Any]) -> RecordEnvelope:
         raise ValueError(f"pulled record is malformed: {exc}") from exc
 
 
+class UnknownKind(ValueError):
+    """A hub feed item of a kind this software does not know (a newer hub): kept, applied after an upgrade."""
+
+
 def _hold_reason(exc: Exception) -> str:
+    if isinstance(exc, UnknownKind):
+        return "unknown-kind"
     if isinstance(exc, schemas.UnknownRecordType):
         return "unknown-type"
     if isinstance(exc, schemas.VersionTooNew):
@@ -105,9 +116,17 @@ class HubFeedApplier:
         """Apply one item under a savepoint; keep it in pulled_held if it cannot be applied."""
         w.conn.execute("SAVEPOINT pulled_record")
         try:
-            if record.get("kind") == "link":
+            kind = record.get("kind")
+            stored = 0
+            if kind == "link":
                 self._apply_link(w, record)
-                stored = 0
+            elif kind == "directory":
+                nodes = record.get("nodes")
+                if not (isinstance(nodes, list) and all(isinstance(n, dict) for n in nodes)):
+                    raise ValueError("directory lacks its nodes")
+                save_directory(w.conn, nodes)
+            elif kind is not None:
+                raise UnknownKind(f"hub feed item of unknown kind {kind!r}")
             else:
                 stored = int(w.apply_remote(_envelope_from_wire(record)))
         except (schemas.SchemaError, sync.SyncError, StoreError, ValueError) as exc:
@@ -120,14 +139,23 @@ class HubFeedApplier:
         return stored
 
     def _apply_link(self, w: Writer, record: dict[str, Any]) -> None:
-        """Link the local residents a link names to the remote ones, whichever side the hub put them on."""
+        """Link the local residents a link names to the remote ones, whichever side the hub put them on,
+        and drop their links to the residents it names as ``unlinked``.
+
+        A node holding none of them (a resident referred to it) keeps the links under the named
+        resident, so its shared record shows the person's other registrations too.
+        """
         linked = record.get("linked")
+        unlinked = record.get("unlinked", [])
         top = record.get("resident_id")
         master = record.get("master_id")
         if not (
             isinstance(top, str)
             and isinstance(linked, list)
-            and all(isinstance(i, dict) and isinstance(i.get("resident_id"), str) for i in linked)
+            and isinstance(unlinked, list)
+            and all(
+                isinstance(i, dict) and isinstance(i.get("resident_id"), str) for i in (*linked, *unlinked)
+            )
             and (master is None or isinstance(master, str))
         ):
             raise ValueError("link lacks resident_id, master_id or linked residents")
@@ -141,8 +169,12 @@ class HubFeedApplier:
             if node == self.store.node_id
             or (node is None and w.conn.execute("SELECT 1 FROM residents WHERE id = ?", (rid,)).fetchone())
         }
-        remote = [(rid, node) for rid, node in mentioned if rid not in local]
-        for rid in sorted(local):
+        holders = sorted(local) or [top]
+        remote = [(rid, node) for rid, node in mentioned if rid not in holders]
+        gone = [i["resident_id"] for i in unlinked if i["resident_id"] not in holders]
+        for rid in holders:
+            if gone:
+                remove_links(w, rid, gone)
             w.apply_link(rid, remote, master_id=master)
 
     def _hold(

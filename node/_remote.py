@@ -8,12 +8,19 @@ Rules:
 3. Pulled demographics of a linked resident merge per field (``sync.merge_field``)
    with stamps clamped to this clock; a local change the hub has not yet
    acknowledged is never overwritten (kept, the other value goes to history).
+4. An unlink (the hub's operator separated two registrations) removes the
+   link; the records stay (read-only, no longer shown with the resident) and
+   every demographic field the other resident had set goes back to the best
+   value left, from this clinic or a resident still linked (history keeps all).
+5. The hub's directory (node id → clinic code and name) is kept in
+   ``sync_state``, so shared records show the clinic they came from.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import sqlite3
 from typing import TYPE_CHECKING, Any
 
 import schemas
@@ -26,7 +33,7 @@ from ._rows import RECORD_COLUMNS, ReadOnlyRecord, dumps, envelope_of
 if TYPE_CHECKING:
     from ._store import Writer
 
-__all__ = ["apply_link", "apply_remote"]
+__all__ = ["apply_link", "apply_remote", "clinic_directory", "remove_links", "save_directory"]
 
 # How far ahead of this clock a remote stamp may count in a merge.
 REMOTE_CLOCK_LIMIT_MS = 5 * 60_000
@@ -193,3 +200,92 @@ def _remote_history(
             outcome,
         ),
     )
+
+
+def remove_links(w: Writer, resident_id: str, remote_ids: list[str]) -> int:
+    """Unlink a resident from other clinics' residents (rule 4); returns the links removed."""
+    gone = [
+        r
+        for r in remote_ids
+        if w.conn.execute(
+            "DELETE FROM links WHERE resident_id = ? AND remote_resident_id = ?", (resident_id, r)
+        ).rowcount
+    ]
+    if gone and w.conn.execute("SELECT 1 FROM residents WHERE id = ?", (resident_id,)).fetchone():
+        _revert_fields(w, resident_id, gone)
+    return len(gone)
+
+
+def _revert_fields(w: Writer, local_id: str, gone: list[str]) -> None:
+    marks = ",".join("?" * len(gone))
+    fields = [
+        r[0]
+        for r in w.conn.execute(
+            "SELECT f.field FROM resident_fields f JOIN records r ON r.id = f.record_id "
+            f"WHERE f.resident_id = ? AND r.resident_id IN ({marks})",
+            [local_id, *gone],
+        )
+    ]
+    if not fields:
+        return
+    # The best version left of each field: from this clinic or a resident still linked.
+    best: dict[str, tuple[int, str | None, int, str, str] | None] = {
+        field: w.conn.execute(
+            "SELECT h.id, h.value, h.hlc, h.author, h.record_id FROM resident_field_history h "
+            "JOIN records r ON r.id = h.record_id "
+            f"WHERE h.resident_id = ? AND h.field = ? AND r.resident_id NOT IN ({marks}) "
+            "AND h.outcome != 'unlinked' ORDER BY h.hlc DESC, h.author DESC, h.id DESC LIMIT 1",
+            [local_id, field, *gone],
+        ).fetchone()
+        for field in fields
+    }
+    row = w.conn.execute("SELECT data, updated_hlc FROM residents WHERE id = ?", (local_id,)).fetchone()
+    reverted = dict(json.loads(row[0]))
+    for field, version in best.items():
+        reverted[field] = None if version is None or version[1] is None else json.loads(version[1])
+    try:
+        body = schemas.validate("resident", {k: v for k, v in reverted.items() if v is not None})
+    except RecordInvalid:
+        return  # what is left would not make a valid resident: keep what is shown; history has all
+    for field, version in best.items():
+        w.conn.execute(
+            "UPDATE resident_field_history SET outcome = 'unlinked' WHERE resident_id = ? AND field = ? "
+            f"AND record_id IN (SELECT id FROM records WHERE resident_id IN ({marks}))",
+            [local_id, field, *gone],
+        )
+        if version is None:
+            w.conn.execute(
+                "DELETE FROM resident_fields WHERE resident_id = ? AND field = ?", (local_id, field)
+            )
+            continue
+        w.conn.execute("UPDATE resident_field_history SET outcome = 'current' WHERE id = ?", (version[0],))
+        w.conn.execute(
+            "INSERT OR REPLACE INTO resident_fields (resident_id, field, hlc, author, record_id) "
+            "VALUES (?,?,?,?,?)",
+            (local_id, field, version[2], version[3], version[4]),
+        )
+    w._write_resident_row(local_id, body, row[1], registered=False)
+    _search.index_resident(w.conn, local_id, body)
+
+
+_DIRECTORY_KEY = "directory"
+
+
+def save_directory(conn: sqlite3.Connection, entries: list[dict[str, Any]]) -> None:
+    """Keep the clinics the hub named (rule 5): ``{"node_id", "clinic", "name"}`` each."""
+    known = clinic_directory(conn)
+    for entry in entries:
+        node, clinic, name = entry.get("node_id"), entry.get("clinic"), entry.get("name")
+        if not (isinstance(node, str) and isinstance(clinic, str) and isinstance(name, str)):
+            raise ValueError("a directory entry lacks node_id, clinic or name")
+        known[node] = {"clinic": clinic, "name": name}
+    conn.execute(
+        "INSERT OR REPLACE INTO sync_state (key, value) VALUES (?, ?)", (_DIRECTORY_KEY, dumps(known))
+    )
+
+
+def clinic_directory(conn: sqlite3.Connection) -> dict[str, dict[str, str]]:
+    """Node id → ``{"clinic", "name"}`` of every clinic the hub named to this node."""
+    row = conn.execute("SELECT value FROM sync_state WHERE key = ?", (_DIRECTORY_KEY,)).fetchone()
+    value: dict[str, dict[str, str]] = json.loads(row[0]) if row and row[0] else {}
+    return value

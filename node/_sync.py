@@ -55,6 +55,7 @@ _CHAIN_RESETS = 3  # chain-broken answers followed in one round before giving up
 # compress about 7:1 with the preset dictionary, so ~35 KB on the wire, about 4 s at 64 kbit/s.
 # A dropped 2G connection costs little, and a slow link pays one round trip per several changesets.
 PUSH_BYTES = 256 << 10
+_ON_DEMAND_TIMEOUT_S = 20.0  # a desk waits for a summary at most this long; then it works offline
 
 
 def _wall_ms() -> int:
@@ -121,6 +122,7 @@ class SyncClient:
         )
         self._applier = HubFeedApplier(store, wall_ms=wall_ms)
         self._lock = threading.RLock()
+        self._transport = transport
 
     @classmethod
     def for_home(cls, home: NodeHome, store: NodeStore, **options: Any) -> SyncClient:
@@ -132,6 +134,36 @@ class SyncClient:
 
     def status(self) -> dict[str, Any]:
         return sync_status(self.store.db)
+
+    # -- shared records on demand (while the hub answers) -----------------------
+
+    def _on_demand(self) -> HubClient:
+        """A connection of its own, so a desk's request never waits behind a sync round."""
+        return HubClient(
+            self.hub.hub_url,
+            node_id=self.node_id,
+            key=self._key,
+            wall_ms=self._wall_ms,
+            ca_file=self.hub.ca_file,
+            transport=self._transport,
+            timeout_s=_ON_DEMAND_TIMEOUT_S,
+        )
+
+    def shared_summary(self, *, resident: str, reason: str, user: str) -> dict[str, Any]:
+        """A visiting resident's shared summary from the hub; HubUnreachable when it does not answer."""
+        client = self._on_demand()
+        try:
+            return client.summary(resident=resident, reason=reason, user=user)
+        finally:
+            client.close()
+
+    def break_glass(self, *, resident_id: str, reason: str, user: str) -> dict[str, Any]:
+        """The sensitive records the hub withheld from this node about a resident, once."""
+        client = self._on_demand()
+        try:
+            return client.break_glass(resident_id=resident_id, reason=reason, user=user)
+        finally:
+            client.close()
 
     # -- a round ----------------------------------------------------------------
 

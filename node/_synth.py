@@ -1,6 +1,7 @@
 """Filling a node with a synthetic township (``schemas.synthetic``) for demos, tests and benchmarks.
 
-SYNTHETIC DATA ONLY. Every item goes through ``Writer.register_resident`` or
+SYNTHETIC DATA ONLY. ``fill_queue`` puts some of them in today's desk queue.
+Every item goes through ``Writer.register_resident`` or
 ``Writer.add_record``, exactly as a clerk's or doctor's save does, so each
 record is validated against the store's calendar and gets its outbox entry.
 The generator names earlier items by key; the loader swaps each key for the
@@ -11,16 +12,21 @@ household's ids are kept: memory stays flat however large the township.
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections.abc import Callable
 from itertools import islice
 from typing import Any
 
-from schemas import RecordInvalid
+from schemas import RecordInvalid, code_list
 from schemas.synthetic import SynthResident, generate
 
+from ._access import Role
+from ._auth import Staff
+from ._desk import store_clock
+from ._desk_services import Desk
 from ._store import NodeStore, StoreError
 
-__all__ = ["fill"]
+__all__ = ["fill", "fill_queue"]
 
 
 def fill(
@@ -101,3 +107,149 @@ def _resolve(data: dict[str, Any], refs: dict[str, str], ids: dict[str, str]) ->
             node = child
         node[parts[-1]] = ids[key]
     return out
+
+
+# -- today's queue ------------------------------------------------------------------------------
+
+_QUEUE_TARGETS = (
+    "registered",
+    "waiting",
+    "in_consultation",
+    "awaiting_payment",
+    "awaiting_dispensing",
+    "exams_pending",
+    "done",
+    "cancelled",
+)
+
+
+def fill_queue(
+    store: NodeStore,
+    *,
+    clinic: str,
+    visits: int = 8,
+    seed: int = 1,
+    clock: Callable[[], dt.datetime] | None = None,
+) -> list[str]:
+    """Put ``visits`` synthetic residents in today's queue, at every step in turn; return their steps.
+
+    Each visit repeats the resident's latest synthetic consultation (diagnoses,
+    prescriptions, a lab test and its result), so nothing is invented here: the
+    generator stays the only source. Every step goes through the desk
+    (``Desk``), exactly as staff would record it.
+    """
+    rows = (
+        store.db.reader()
+        .execute(
+            "SELECT DISTINCT e.resident_id FROM records e JOIN residents r ON r.id = e.resident_id "
+            "WHERE e.type = 'encounter' AND e.is_current = 1 AND r.deceased_on IS NULL ORDER BY e.resident_id"
+        )
+        .fetchall()
+    )
+    wall = clock or store_clock(store)
+    now = wall().replace(microsecond=0)
+    queued = {s.resident_id for s in Desk(store, clinic=clinic, clock=wall).queue(now.date())}
+    people = [r[0] for r in rows if r[0] not in queued]
+    if len(people) < visits:
+        raise ValueError(
+            f"visits: the node holds {len(people)} resident(s) not yet in today's queue with a "
+            "consultation to repeat; "
+            "fill it first (rhip synth) or ask for fewer"
+        )
+    rng = random.Random(seed)
+    chosen = rng.sample(people, visits)
+    start = max(now - dt.timedelta(minutes=16 * visits), dt.datetime.combine(now.date(), dt.time(7, 30)))
+    # Up to 9 steps a visit, spread between the start and now, so that every time stays on today.
+    gap = max(now - start, dt.timedelta(minutes=1)) / (9 * visits)
+    moments = iter(start + gap * i for i in range(9 * visits + 1))
+    desk = Desk(store, clinic=clinic, clock=lambda: next(moments))
+    clerk = Staff("synth", Role.CLERK, "挂号收费处")
+    nurse = Staff("synth", Role.NURSE, "分诊护士")
+    pharmacist = Staff("synth", Role.PHARMACIST, "药房")
+    out = []
+    for i, resident_id in enumerate(chosen):
+        target = _QUEUE_TARGETS[i % len(_QUEUE_TARGETS)]
+        out.append(
+            _one_visit(desk, store, resident_id, target, clerk=clerk, nurse=nurse, pharmacist=pharmacist)
+        )
+    return out
+
+
+def _template(
+    store: NodeStore, resident_id: str
+) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any] | None]:
+    """The resident's latest consultation: its encounter, prescriptions and lab report (if any)."""
+    records = store.records_of(resident_id, types=["encounter", "prescription", "lab_report"])
+    encounter = [e for e in records if e.type == "encounter"][-1]
+    rx = [e.data for e in records if e.type == "prescription" and e.data.get("encounter_id") == encounter.id]
+    lab = next(
+        (e.data for e in records if e.type == "lab_report" and e.data.get("encounter_id") == encounter.id),
+        None,
+    )
+    return encounter.data, rx, lab
+
+
+def _one_visit(
+    desk: Desk,
+    store: NodeStore,
+    resident_id: str,
+    target: str,
+    *,
+    clerk: Staff,
+    nurse: Staff,
+    pharmacist: Staff,
+) -> str:
+    encounter, prescriptions, lab = _template(store, resident_id)
+    departments = {c.zh: c.code for c in code_list("department").codes}
+    department = departments.get(str(encounter.get("department")), "general")
+    doctor = Staff("synth", Role.DOCTOR, str(encounter.get("doctor") or "门诊医生"))
+    state = desk.checkin(user=clerk, department=department, resident_id=resident_id).state
+    vid = state.visit_id
+    if target == "cancelled":
+        return str(desk.cancel(vid, user=clerk, reason="患者改日再来").state.step)
+    if target == "registered":
+        return str(state.step)
+    desk.triage(vid, user=nurse, vitals=encounter.get("vitals") or None, workstation="分诊台")
+    if target == "waiting":
+        return str(desk.visit(vid).step)
+    desk.call(vid, user=doctor, workstation="诊室1")
+    if target == "in_consultation":
+        return str(desk.visit(vid).step)
+    services = {str(c.extra.get("panel_code")): c.code for c in code_list("service").codes}
+    order = services.get(str(lab.get("panel_code"))) if lab else None
+    if order is None and target == "exams_pending":
+        order = "cbc"
+    consult = {
+        k: v
+        for k, v in encounter.items()
+        if k not in ("visit_time", "charges", "orders", "department", "doctor")
+    }
+    rx = [
+        {k: v for k, v in p.items() if k not in ("prescribed_at", "encounter_id", "doctor")}
+        for p in prescriptions
+    ]
+    result = desk.consult(
+        vid,
+        user=doctor,
+        encounter=consult,
+        prescriptions=rx,
+        orders=[{"service": order}] if order else [],
+        workstation="诊室1",
+    )
+    if target == "awaiting_payment":
+        return str(result.state.step)
+    paid = desk.pay(vid, user=clerk, method="wechat").state
+    if target != "awaiting_dispensing":
+        for prescription_id in dict.fromkeys(d.prescription_id for d in paid.drugs if d.to_dispense):
+            desk.dispense(vid, user=pharmacist, prescription_id=prescription_id)
+    state = desk.visit(vid)
+    for o in state.orders:
+        if target == "done" and lab is not None:
+            desk.collect(o.order_id, user=nurse, workstation="检验科")
+            report = {
+                k: v for k, v in lab.items() if k not in ("reported_at", "collected_at", "encounter_id")
+            }
+            desk.report_result(o.order_id, user=nurse, type_="lab_report", data=report)
+    if target == "done":
+        return str(desk.finish(vid, user=clerk).state.step)
+    return str(desk.visit(vid).step)

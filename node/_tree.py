@@ -5,6 +5,12 @@ the pregnancy, the mother's pregnancy registration, prenatal visits and
 delivery appear under key populations as "prenatal (mother)". It ends with the
 death record. Within a group records run in time order; only current versions
 are shown (with a count of versions), entered-in-error ones only on request.
+
+Records written at other clinics (pulled from the hub: the same person's
+records linked through the master index, or a referred resident's) are
+``shared``: read-only here, each with the ``source`` clinic (code and name,
+from the hub's directory) it came from. The tree names the person's other
+registrations (``links``) and master person.
 """
 
 from __future__ import annotations
@@ -14,9 +20,11 @@ from typing import Any
 import schemas
 from schemas import Category, RecordEnvelope, Status
 
+from ._remote import clinic_directory
+from ._rows import RECORD_COLUMNS, NotFound, envelope_of
 from ._store import NodeStore
 
-__all__ = ["CATEGORY_TITLES", "MATERNAL_TYPES", "file_tree"]
+__all__ = ["CATEGORY_TITLES", "MATERNAL_TYPES", "file_tree", "person_links", "shared_file_tree", "source_of"]
 
 CATEGORY_TITLES: dict[Category, tuple[str, str]] = {
     Category.PERSONAL: ("个人基本信息", "Personal basic information"),
@@ -32,7 +40,19 @@ MATERNAL_TYPES = ["pregnancy_registration", "prenatal_visit", "delivery", "postp
 PRENATAL_GROUP = "prenatal_mother"
 
 
-def _record_json(env: RecordEnvelope, node_id: str, versions: int, via: str | None = None) -> dict[str, Any]:
+def source_of(node_id: str, directory: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """Where a shared record came from: the authoring node and, if the hub named it, its clinic."""
+    known = directory.get(node_id, {})
+    return {"node_id": node_id, "clinic": known.get("clinic"), "name": known.get("name")}
+
+
+def _record_json(
+    env: RecordEnvelope,
+    node_id: str,
+    versions: int,
+    via: str | None = None,
+    directory: dict[str, dict[str, str]] | None = None,
+) -> dict[str, Any]:
     rt = schemas.record_type(env.type)
     out: dict[str, Any] = {
         "id": env.id,
@@ -53,7 +73,31 @@ def _record_json(env: RecordEnvelope, node_id: str, versions: int, via: str | No
         out["reason"] = env.reason
     if via:
         out["via"] = via
+    if out["shared"]:
+        out["read_only"] = True
+        out["source"] = source_of(env.author, directory or {})
     return out
+
+
+def person_links(store: NodeStore, resident_id: str) -> dict[str, Any]:
+    """The resident's master person and its registrations at other clinics, as the hub linked them."""
+    rows = (
+        store.db.reader()
+        .execute(
+            "SELECT master_id, remote_resident_id, remote_node FROM links WHERE resident_id = ? "
+            "ORDER BY remote_resident_id",
+            (resident_id,),
+        )
+        .fetchall()
+    )
+    directory = clinic_directory(store.db.reader())
+    return {
+        "master_id": next((r[0] for r in rows if r[0]), None),
+        "links": [
+            {"resident_id": remote, **source_of(node, directory)} if node else {"resident_id": remote}
+            for _, remote, node in rows
+        ],
+    }
 
 
 def _version_counts(store: NodeStore, fact_ids: list[str]) -> dict[str, int]:
@@ -113,7 +157,41 @@ def file_tree(
     include_entered_in_error: bool = False,
 ) -> dict[str, Any]:
     """The lifelong record of one resident, restricted to the record types ``readable``."""
-    resident = store.resident(resident_id)
+    return _tree(store, resident_id, store.resident(resident_id), readable, include_entered_in_error)
+
+
+def shared_file_tree(
+    store: NodeStore, resident_id: str, *, readable: frozenset[str], include_entered_in_error: bool = False
+) -> dict[str, Any]:
+    """The shared record of a resident registered at another clinic (one referred here), read-only:
+    its demographics are those of its newest registration record this node received."""
+    row = (
+        store.db.reader()
+        .execute(
+            f"SELECT {RECORD_COLUMNS} FROM records WHERE resident_id = ? AND type = 'resident' "
+            "AND author != ? AND is_current = 1 ORDER BY hlc DESC, id DESC LIMIT 1",
+            (resident_id, store.node_id),
+        )
+        .fetchone()
+    )
+    if row is None:
+        raise NotFound(f"this node holds no shared record of resident {resident_id}")
+    env = envelope_of(row)
+    resident = {"id": resident_id, **schemas.validate("resident", env.data, version=env.v)}
+    tree = _tree(store, resident_id, resident, readable, include_entered_in_error)
+    tree["shared"] = True
+    tree["source"] = source_of(env.author, clinic_directory(store.db.reader()))
+    return tree
+
+
+def _tree(
+    store: NodeStore,
+    resident_id: str,
+    resident: dict[str, Any],
+    readable: frozenset[str],
+    include_entered_in_error: bool,
+) -> dict[str, Any]:
+    directory = clinic_directory(store.db.reader())
     records = [
         r
         for r in store.records_of(resident_id)
@@ -124,12 +202,13 @@ def file_tree(
     groups: dict[Category, dict[str, list[dict[str, Any]]]] = {c: {} for c in Category}
     if prenatal:
         groups[Category.KEY_POPULATION][PRENATAL_GROUP] = [
-            _record_json(p, store.node_id, counts.get(p.fact_id, 1), via="mother") for p in prenatal
+            _record_json(p, store.node_id, counts.get(p.fact_id, 1), via="mother", directory=directory)
+            for p in prenatal
         ]
     for env in records:
         rt = schemas.record_type(env.type)
         groups[rt.category].setdefault(rt.subcategory or env.type, []).append(
-            _record_json(env, store.node_id, counts.get(env.fact_id, 1))
+            _record_json(env, store.node_id, counts.get(env.fact_id, 1), directory=directory)
         )
     categories = []
     for cat in Category:
@@ -145,6 +224,7 @@ def file_tree(
         )
     return {
         "resident": resident,
+        **person_links(store, resident_id),
         "categories": categories,
         "mother_records_read": sorted({p.resident_id for p in prenatal}),
         "allergies": [

@@ -259,6 +259,14 @@ class HubProcess:
         finally:
             conn.close()
 
+    def wait_linked(self, timeout_s: float = 60.0) -> None:
+        """Until the master index has matched every queued registration (the hub links in the background)."""
+        deadline = time.monotonic() + timeout_s
+        while self.scalar("SELECT count(*) FROM mpi_queue"):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the hub's master index did not drain its queue in {timeout_s:.0f} s")
+            time.sleep(0.05)
+
     def snapshot(self) -> dict[str, Any]:
         """What the hub holds of every feed: changesets and records, byte for byte."""
         conn = self.connect()
@@ -443,6 +451,7 @@ class Cluster:
         for _ in range(2):  # the second pass pulls what the first pass routed to the others
             for n in chosen:
                 n.sync_ok()
+            self.hub.wait_linked()  # links (and the records they bring) are routed after the upload
         for n in chosen:
             status = n.status()
             assert status["pending"] == 0, (n.clinic, status)
@@ -518,7 +527,7 @@ def check_invariant(
     3. N's outbox is all acknowledged (nothing pending past the hub's head).
     4. N applied its whole hub feed: ``pulled_feed`` is the hub's feed ``hub:N`` seq for seq and
        hash for hash; every record in it is on N with identical content and an author other
-       than N; every identity link in it links the local residents it names to the others.
+       than N; the identity links in it, applied in order (``unlinked`` removes), are N's links.
        Only ids in ``pulled_held`` may be kept back unapplied.
     5. Every database passes ``PRAGMA integrity_check``.
     """
@@ -624,18 +633,25 @@ def _check_pull(
         f"node {node_id} keeps pulled items unapplied: {sorted(kept - pulled_held)[:3]}"
     )
     records = 0
+    linked: dict[tuple[str, str], bool] = {}  # (resident, other) -> linked, as the feed's link items leave it
     for _seq, _digest, frame in frames:
         _, items = _frame_records(frame)
         for item in items:
+            if item.get("kind") == "directory":
+                continue
             if item.get("kind") == "link":
                 mentioned = [(item["resident_id"], None)] + [
                     (i["resident_id"], i.get("node_id")) for i in item["linked"]
                 ]
                 mine = {r for r, n in mentioned if n == node_id or (n is None and r in local)}
-                for rid in mine:
+                holders = mine or {item["resident_id"]}  # a referred resident's links are kept under it
+                for rid in holders:
                     for other, _n in mentioned:
-                        if other not in mine:
-                            assert (rid, other) in links, f"node {node_id}: link {rid} -> {other} missing"
+                        if other not in holders:
+                            linked[(rid, other)] = True
+                    for gone in item.get("unlinked", []):
+                        if gone["resident_id"] not in holders:
+                            linked[(rid, gone["resident_id"])] = False
                 continue
             records += 1
             if item["id"] in pulled_held:
@@ -644,6 +660,11 @@ def _check_pull(
             assert row is not None, f"node {node_id} lacks pulled record {item['id']}"
             assert row[5] != node_id, f"node {node_id}: pulled record {item['id']} claims to be its own"
             assert canonical(_node_record(row)) == canonical(item), f"pulled record {item['id']} differs"
+    for (rid, other), present in linked.items():
+        if present:
+            assert (rid, other) in links, f"node {node_id}: link {rid} -> {other} missing"
+        else:
+            assert (rid, other) not in links, f"node {node_id}: link {rid} -> {other} was unlinked"
     return records
 
 
@@ -661,15 +682,17 @@ def id_number(rng: random.Random, birth: dt.date, sex: str) -> str:
 
 
 def resident_body(rng: random.Random, *, number: str | None = None) -> dict[str, Any]:
-    if number is not None:  # the same person everywhere: birth date and sex from the number
+    if number is not None:  # the same person everywhere: name, birth date and sex from the number
         birth = dt.date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
         sex = "1" if int(number[16]) % 2 else "2"
+        naming = random.Random(number)
     else:
         birth = dt.date(1940, 1, 1) + dt.timedelta(days=rng.randrange(0, 70 * 365))
         sex = rng.choice("12")
+        naming = rng
     villages = [c.code for c in schemas.code_list("division").codes if len(c.code) == 12]
     return {
-        "name": rng.choice(_NAMES) + rng.choice(_GIVEN) + rng.choice(("", *_GIVEN)),
+        "name": naming.choice(_NAMES) + naming.choice(_GIVEN) + naming.choice(("", *_GIVEN)),
         "sex": sex,
         "birth_date": birth.isoformat(),
         "id_number": number or id_number(rng, birth, sex),

@@ -42,9 +42,14 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "FamilyMemberHistory": ("status", "patient", "relationship"),
     "Composition": ("status", "type", "date", "author", "title"),
     "DocumentReference": ("status", "content"),
+    "Task": ("status", "intent"),
+    "Invoice": ("status",),
+    "MedicationDispense": ("status", "medicationCodeableConcept"),
+    "Consent": ("status", "scope", "category"),
 }
 # Required value sets of the status elements.
 STATUSES: dict[str, set[str]] = {
+    "Consent": {"draft", "proposed", "active", "rejected", "inactive", "entered-in-error"},
     "Encounter": {"planned", "arrived", "triaged", "in-progress", "onleave", "finished", "cancelled",
                   "entered-in-error", "unknown"},
     "Observation": {"registered", "preliminary", "final", "amended", "corrected", "cancelled",
@@ -66,6 +71,11 @@ STATUSES: dict[str, set[str]] = {
     "Communication": {"preparation", "in-progress", "not-done", "on-hold", "stopped", "completed",
                       "entered-in-error", "unknown"},
     "FamilyMemberHistory": {"partial", "completed", "entered-in-error", "health-unknown"},
+    "Task": {"draft", "requested", "received", "accepted", "rejected", "ready", "cancelled", "in-progress",
+             "on-hold", "failed", "completed", "entered-in-error"},
+    "Invoice": {"draft", "issued", "balanced", "cancelled", "entered-in-error"},
+    "MedicationDispense": {"preparation", "in-progress", "cancelled", "on-hold", "completed",
+                           "entered-in-error", "stopped", "declined", "unknown"},
 }  # fmt: skip
 FHIR_ID = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 DATETIME = re.compile(r"^\d{4}(-\d{2}(-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?)?)?$")

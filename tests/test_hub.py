@@ -695,14 +695,22 @@ def test_same_identity_number_links_residents_and_feeds_each_clinic(
     rb = b.resident(name="张叁", id_number=number)
     b_visit = b.encounter(rb, icd10="I10")
     answer(b.push(client, b.seal(rb, b_visit)))
-    to_a = a.pulled_items(client, hub_public)
-    assert [i.get("id", i.get("kind")) for i in to_a] == [rb["id"], "link", b_visit["id"]]
-    assert to_a[0] == rb and to_a[2] == b_visit  # the records as their author sealed them
-    link = to_a[1]
+    directory, *to_a = a.pulled_items(client, hub_public)
+    # The feed names a clinic before its first record: code and name, for the node to show.
+    assert directory == {
+        "kind": "directory",
+        "nodes": [{"node_id": b.node_id, "clinic": "511321101", "name": "511321101 卫生院"}],
+    }
+    # The person's records first (matching follows the upload), then the link that names them.
+    assert [i.get("id", i.get("kind")) for i in to_a] == [rb["id"], b_visit["id"], "link"]
+    assert to_a[0] == rb and to_a[1] == b_visit  # the records as their author sealed them
+    link = to_a[2]
     assert link["resident_id"] == ra["id"] and link["linked"] == [
         {"resident_id": rb["id"], "node_id": b.node_id}
     ]
-    to_b = b.pulled_items(client, hub_public)
+    assert "unlinked" not in link
+    directory, *to_b = b.pulled_items(client, hub_public)
+    assert directory["nodes"] == [{"node_id": a.node_id, "clinic": "511321100", "name": "511321100 卫生院"}]
     assert [i.get("id", i.get("kind")) for i in to_b] == [ra["id"], a_visit["id"], "link"]
     assert to_b[2]["master_id"] == link["master_id"]
     assert to_b[2]["linked"] == [{"resident_id": ra["id"], "node_id": a.node_id}]
@@ -710,11 +718,16 @@ def test_same_identity_number_links_residents_and_feeds_each_clinic(
     later = b.encounter(rb, when="2026-03-05T10:00:00")
     answer(b.push(client, b.seal(later)))
     assert [i.get("id") for i in a.pulled_items(client, hub_public)][-1] == later["id"]
+    assert [i["kind"] for i in a.pulled_items(client, hub_public) if "kind" in i] == ["directory", "link"]
     assert all(i.get("author") != b.node_id for i in b.pulled_items(client, hub_public))
-    # An invalid or placeholder number links nobody.
+    # Another person without an identity number (and a placeholder card number) links nobody.
     c = enrolled(client, hub_store, "511321102")
     rc = c.resident(
-        id_number=None, id_number_missing=next(iter(schemas.code_list("id_missing_reason").codes)).code
+        name="王五",
+        birth="1981-02-03",
+        id_number=None,
+        id_number_missing=next(iter(schemas.code_list("id_missing_reason").codes)).code,
+        card_number="00000000",
     )
     answer(c.push(client, c.seal(rc)))
     assert c.pulled_items(client, hub_public) == []

@@ -808,6 +808,69 @@ def test_acknowledged_local_demographics_yield_to_a_later_remote_change(
     assert a.store.search("13800000002")[0]["id"] == ra
 
 
+def test_an_unlink_removes_the_link_the_merged_history_and_the_merged_values(
+    clinics: Callable[..., Clinic], hub: FakeHub, clock: Clock
+) -> None:
+    a, b = clinics("511321100"), clinics("511321101")
+    ra, rb, data = _same_person(a, b)
+    visit = b.store.add_record(rb, "encounter", encounter_data("2026-05-01T10:00:00", "I10"), user="doctor")
+    clock.advance(60)
+    b.store.update_resident(rb, {"phone": "13800000009", "occupation": "5"}, user="clerk")
+    b.client.round()
+    a.client.round()
+    assert a.store.resident(ra)["phone"] == "13800000009" and a.store.resident(ra)["occupation"] == "5"
+    assert [r.id for r in a.store.records_of(ra)] == [visit.id]
+
+    # The hub's operator separates them: the link item names what it lost.
+    item = FakeHub._link(ra, "M-new", rb, b.node_id)
+    item["linked"], item["unlinked"] = [], item["linked"]
+    hub.publish(a.node_id, [item])
+    a.client.pull()
+    assert a.scalar("SELECT count(*) FROM links WHERE resident_id = ?", ra) == 0
+    assert a.store.records_of(ra) == []  # the other resident's history is no longer shown
+    assert a.store.record(visit.id).author == b.node_id  # but kept, read-only
+    resident = a.store.resident(ra)
+    assert resident["phone"] == data["phone"] and "occupation" not in resident  # this clinic's values back
+    assert a.store.search(data["phone"])[0]["id"] == ra and a.store.search("13800000009") == []
+    phones = [
+        (h["value"], h["author"], h["outcome"]) for h in a.store.field_history(ra) if h["field"] == "phone"
+    ]
+    assert (data["phone"], a.node_id, "current") in phones and (
+        "13800000009",
+        b.node_id,
+        "unlinked",
+    ) in phones
+    assert {o for _, author, o in phones if author == b.node_id} == {"unlinked"}  # history keeps them all
+    a.client.pull()  # an unlink applied again changes nothing
+    assert a.status()["errors"] == []
+
+
+def test_hub_items_of_unknown_kinds_are_kept_and_the_directory_names_clinics(
+    clinics: Callable[..., Clinic], hub: FakeHub
+) -> None:
+    a, b = clinics("511321100"), clinics("511321101")
+    ra, rb, _ = _same_person(a, b)
+    visit = b.store.add_record(rb, "encounter", encounter_data(), user="doctor")
+    b.client.round()
+    directory = {
+        "kind": "directory",
+        "nodes": [{"node_id": b.node_id, "clinic": "511321101", "name": "东山"}],
+    }
+    hub.publish(a.node_id, [{"kind": "teleconsult-invite", "room": 7}, directory])
+    a.client.pull()
+    kept = [(e["record_id"], e["reason"]) for e in a.status()["errors"] if e["kind"] == "held-here"]
+    assert [reason for _, reason in kept] == ["unknown-kind"]  # kept for after an upgrade, did not block
+    assert a.scalar("SELECT max(seq) FROM pulled_feed") == len(hub.out[a.node_id])
+    tree = file_tree(a.store, ra, readable=readable_types(Role.DOCTOR))
+    (shown,) = [r for c in tree["categories"] for g in c["groups"] for r in g["records"]]
+    assert shown["id"] == visit.id and shown["source"] == {
+        "node_id": b.node_id,
+        "clinic": "511321101",
+        "name": "东山",
+    }
+    assert tree["links"] == [{"resident_id": rb, "node_id": b.node_id, "clinic": "511321101", "name": "东山"}]
+
+
 # -- scheduling -----------------------------------------------------------------------
 
 

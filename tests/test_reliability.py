@@ -202,6 +202,7 @@ def hub_consistent(cluster: Cluster) -> None:
     assert integrity_ok(cluster.hub.db_path)
     conn = cluster.hub.connect()
     try:
+        conn.execute("BEGIN")  # one snapshot: the hub may still be finishing a killed node's upload
         for node_id, head in conn.execute("SELECT node_id, head_seq FROM nodes").fetchall():
             rows = conn.execute(
                 "SELECT seq, frame, records FROM changesets WHERE node_id = ? ORDER BY seq", (node_id,)
@@ -820,6 +821,7 @@ class Convergence(RuleBasedStateMachine):
                     for _, _, client in self.nodes.values():
                         result = client.round()
                         assert result.pending == 0
+                    self.cluster.hub.wait_linked()  # the master index links after the upload
                 for node, store, _ in self.nodes.values():
                     assert sync_status(store.db)["pending"] == 0
                     node_consistent(node)

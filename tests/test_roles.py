@@ -10,7 +10,7 @@ import pytest
 from litestar.testing import TestClient
 
 import schemas
-from node import NodeStore
+from node import Desk, NodeStore, Role, Staff
 
 from .conftest import auth, encounter_data, prescription_data, resident_data
 
@@ -251,7 +251,201 @@ CELLS: dict[str, tuple[Call, dict[str, bool]]] = {
             "admin": True,
         },
     ),
+    # the desk workflow of a visit: each step belongs to one role (node._access rule 4)
+    "desk queue": (
+        lambda c, h, f: c.get("/api/v1/desk/queue", headers=h),
+        {
+            "clerk": True,
+            "doctor": True,
+            "nurse": True,
+            "pharmacist": True,
+            "public-health": False,
+            "admin": False,
+        },
+    ),
+    "desk read visit": (
+        lambda c, h, f: c.get(f"/api/v1/desk/visits/{f['open_visit']}", headers=h),
+        {
+            "clerk": True,
+            "doctor": True,
+            "nurse": True,
+            "pharmacist": True,
+            "public-health": False,
+            "admin": False,
+        },
+    ),
+    "desk check-in": (
+        lambda c, h, f: c.post(
+            "/api/v1/desk/checkin", json={"resident_id": f["resident"], "department": "general"}, headers=h
+        ),
+        {
+            "clerk": True,
+            "doctor": False,
+            "nurse": False,
+            "pharmacist": False,
+            "public-health": False,
+            "admin": False,
+        },
+    ),
+    "desk triage": (
+        lambda c, h, f: c.post(
+            f"/api/v1/desk/visits/{f['open_visit']}/triage", json={"vitals": {"pulse": 80}}, headers=h
+        ),
+        {
+            "clerk": False,
+            "doctor": False,
+            "nurse": True,
+            "pharmacist": False,
+            "public-health": False,
+            "admin": False,
+        },
+    ),
+    "desk call in": (
+        lambda c, h, f: c.post(f"/api/v1/desk/visits/{f['open_visit']}/call", json={}, headers=h),
+        {
+            "clerk": False,
+            "doctor": True,
+            "nurse": False,
+            "pharmacist": False,
+            "public-health": False,
+            "admin": False,
+        },
+    ),
+    "desk consultation": (
+        lambda c, h, f: c.post(
+            f"/api/v1/desk/visits/{f['open_visit']}/consultation",
+            json={"encounter": desk_encounter()},
+            headers=h,
+        ),
+        {
+            "clerk": False,
+            "doctor": True,
+            "nurse": False,
+            "pharmacist": False,
+            "public-health": False,
+            "admin": False,
+        },
+    ),
+    "desk bill": (
+        lambda c, h, f: c.get(f"/api/v1/desk/visits/{f['due_visit']}/bill", headers=h),
+        {
+            "clerk": True,
+            "doctor": False,
+            "nurse": False,
+            "pharmacist": False,
+            "public-health": False,
+            "admin": False,
+        },
+    ),
+    "desk payment": (
+        lambda c, h, f: c.post(
+            f"/api/v1/desk/visits/{f['due_visit']}/payments", json={"method": "cash"}, headers=h
+        ),
+        {
+            "clerk": True,
+            "doctor": False,
+            "nurse": False,
+            "pharmacist": False,
+            "public-health": False,
+            "admin": False,
+        },
+    ),
+    "desk refund": (
+        lambda c, h, f: c.post(
+            f"/api/v1/desk/payments/{f['payment']}/refund",
+            json={"lines": [{"source": "service", "ref": f["order"]}], "reason": "未做"},
+            headers=h,
+        ),
+        {
+            "clerk": True,
+            "doctor": False,
+            "nurse": False,
+            "pharmacist": False,
+            "public-health": False,
+            "admin": False,
+        },
+    ),
+    "desk dispense": (
+        lambda c, h, f: c.post(
+            f"/api/v1/desk/visits/{f['paid_visit']}/dispense",
+            json={"prescription_id": f["desk_prescription"]},
+            headers=h,
+        ),
+        {
+            "clerk": False,
+            "doctor": False,
+            "nurse": False,
+            "pharmacist": True,
+            "public-health": False,
+            "admin": False,
+        },
+    ),
+    "desk exam worklist": (
+        lambda c, h, f: c.get("/api/v1/desk/worklist/exams", headers=h),
+        {
+            "clerk": False,
+            "doctor": False,
+            "nurse": True,
+            "pharmacist": False,
+            "public-health": False,
+            "admin": False,
+        },
+    ),
+    "desk collect specimen": (
+        lambda c, h, f: c.post(f"/api/v1/desk/orders/{f['order']}/collect", json={}, headers=h),
+        {
+            "clerk": False,
+            "doctor": False,
+            "nurse": True,
+            "pharmacist": False,
+            "public-health": False,
+            "admin": False,
+        },
+    ),
+    "desk exam result": (
+        lambda c, h, f: c.post(
+            f"/api/v1/desk/orders/{f['order']}/result",
+            json={"type": "lab_report", "data": {"items": [{"name": "白细胞", "value": 6.0}]}},
+            headers=h,
+        ),
+        {
+            "clerk": False,
+            "doctor": False,
+            "nurse": True,
+            "pharmacist": False,
+            "public-health": False,
+            "admin": False,
+        },
+    ),
+    "desk finish visit": (
+        lambda c, h, f: c.post(f"/api/v1/desk/visits/{f['paid_visit']}/finish", json={}, headers=h),
+        {
+            "clerk": True,
+            "doctor": True,
+            "nurse": False,
+            "pharmacist": False,
+            "public-health": False,
+            "admin": False,
+        },
+    ),
+    "desk cancel visit": (
+        lambda c, h, f: c.post(
+            f"/api/v1/desk/visits/{f['open_visit']}/cancel", json={"reason": "改日再来"}, headers=h
+        ),
+        {
+            "clerk": True,
+            "doctor": False,
+            "nurse": False,
+            "pharmacist": False,
+            "public-health": False,
+            "admin": False,
+        },
+    ),
 }
+
+
+def desk_encounter() -> dict[str, Any]:
+    return {k: v for k, v in encounter_data().items() if k not in ("visit_time", "charges")}
 
 
 @pytest.fixture
@@ -261,7 +455,34 @@ def made(store: NodeStore) -> Fixture:
         enc = w.add_record(rid, "encounter", encounter_data(), user="setup")
         rx = w.add_record(rid, "prescription", {**prescription_data(), "encounter_id": enc.id}, user="setup")
         mental = w.add_record(rid, "mental_followup", mental_followup(), user="setup")
-    return {"resident": rid, "encounter": enc.id, "prescription": rx.id, "mental": mental.id}
+    # Desk visits of other residents: one just registered, one consulted and due, one consulted and paid.
+    desk = Desk(store, clinic="511321100")
+    clerk, doctor = Staff("setup", Role.CLERK), Staff("setup", Role.DOCTOR)
+    visits = []
+    for name in ("李四", "王五", "赵六"):
+        other = store.register_resident(resident_data(name), user="setup").envelope.id
+        visits.append(desk.checkin(user=clerk, department="general", resident_id=other).state.visit_id)
+    for vid in visits[1:]:
+        desk.consult(
+            vid,
+            user=doctor,
+            encounter=desk_encounter(),
+            prescriptions=[prescription_data()],
+            orders=[{"service": "cbc"}],
+        )
+    paid = desk.pay(visits[2], user=clerk, method="cash")
+    return {
+        "resident": rid,
+        "encounter": enc.id,
+        "prescription": rx.id,
+        "mental": mental.id,
+        "open_visit": visits[0],
+        "due_visit": visits[1],
+        "paid_visit": visits[2],
+        "payment": paid.extra["payment"]["payment_id"],
+        "desk_prescription": paid.state.drugs[0].prescription_id,
+        "order": paid.state.orders[0].order_id,
+    }
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -37,7 +37,7 @@ from ._bulk import (
 from ._compare import FIELDS, FieldSpec
 from ._decide import LINK_AT, REVIEW_AT, Candidate, Decision, FieldEvidence, Outcome
 from ._index import MAX_CANDIDATES, MasterIndex, create_tables
-from ._normal import Registration
+from ._normal import Registration, trim_caches
 from ._weights import DEFAULT_WEIGHTS, Weights
 
 __all__ = [
@@ -66,4 +66,5 @@ __all__ = [
     "link_registrations",
     "pair_quality",
     "read_registrations",
+    "trim_caches",
 ]

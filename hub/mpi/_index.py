@@ -231,6 +231,11 @@ class MasterIndex:
         )
         return [r[0] for r in rows]
 
+    def registration(self, record_id: str) -> Registration | None:
+        """The registration indexed under ``record_id``, as it was given; None if it is not indexed."""
+        row = self.conn.execute(f"{_SELECT} WHERE record_id = ?", (record_id,)).fetchone()
+        return None if row is None else _registration(row)
+
     def match(self, registration: Registration, *, limit: int = 5) -> Decision:
         """Decide what ``registration`` is: one of the indexed master persons, a review, or new (rule 5)."""
         p = profile(registration)

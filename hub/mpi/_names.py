@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 from schemas._names import char_readings, fold_latin, is_latin_text, name_key, pinyin_variants, split_name
 
-__all__ = ["LATIN_SURNAMES", "Name", "read_name", "sound"]
+__all__ = ["LATIN_SURNAMES", "Name", "clear_cache", "read_name", "sound"]
 
 LATIN_SURNAMES: dict[str, tuple[str, ...]] = {
     # Romanisations other than Hanyu Pinyin met on passports and legacy systems.
@@ -103,6 +103,11 @@ def sound(reading: str) -> str:
 def read_name(family: str, given: str = "", latin: str = "") -> Name | None:
     """The :class:`Name` of what a registration gives, or None when it gives no usable name."""
     return _read(family.strip(), given.strip(), latin.strip())
+
+
+def clear_cache() -> None:
+    """Forget the names read so far (``_normal.trim_caches``)."""
+    _read.cache_clear()
 
 
 @functools.lru_cache(maxsize=65_536)

@@ -53,8 +53,9 @@ from schemas import IdNumberError, check_digit, code_list, parse_id_number
 from schemas._names import char_readings, fold_latin
 
 from ._names import Name, read_name
+from ._names import clear_cache as _read_name_cache_clear
 
-__all__ = ["Profile", "Registration", "profile", "read_profile"]
+__all__ = ["Profile", "Registration", "profile", "read_profile", "trim_caches"]
 
 VALID = "valid"
 WEAK = "weak"
@@ -152,6 +153,21 @@ class Profile:
 def profile(reg: Registration) -> Profile:
     """:func:`read_profile`, remembered for the registrations read most recently."""
     return read_profile(reg)
+
+
+def trim_caches(limit: int = 4_096) -> bool:
+    """Empty the caches of read registrations, names and places once more than ``limit`` registrations
+    are remembered; True if they were emptied.
+
+    Bulk linking and benchmarks keep them whole; a long-running hub calls this between transactions
+    so its memory stays bounded (a full cache holds a few hundred MB).
+    """
+    if profile.cache_info().currsize <= limit:
+        return False
+    profile.cache_clear()
+    _read_name_cache_clear()
+    _place_key.cache_clear()
+    return True
 
 
 def read_profile(reg: Registration) -> Profile:

@@ -25,7 +25,8 @@ resident, its newest version, marked deceased when a death record is in the bund
 Behind this face: ``_bundle`` (the face's functions) dispatches each record type to its
 mapper: ``_patient`` (resident), ``_encounter`` (outpatient visits and inpatient stays),
 ``_diagnostics`` (lab and imaging), ``_care`` (allergy, immunisation, referral,
-consultation, birth, death) and ``_public_health`` (the forms, as documents). They fill a
+consultation, birth, death), ``_public_health`` (the forms, as documents) and ``_desk`` (a visit's
+registration, steps, orders, payments, refunds and dispensing). They fill a
 ``_resources.RecordResources`` with the vocabulary of ``_common`` (code systems, codings,
 quantities, times, references) and ``_medication`` (drugs, routes, dosages).
 """

@@ -7,7 +7,7 @@ from typing import Any
 
 from .._envelope import RecordEnvelope, Status
 from .._registry import validate
-from . import _care, _diagnostics, _encounter, _patient, _public_health
+from . import _care, _consent, _desk, _diagnostics, _encounter, _patient, _public_health
 from ._common import Json, date_time
 from ._resources import Mapper, RecordResources
 
@@ -19,7 +19,9 @@ _MAPPERS: dict[str, Mapper] = {
     **_encounter.MAPPERS,
     **_diagnostics.MAPPERS,
     **_care.MAPPERS,
+    **_consent.MAPPERS,
     **_public_health.MAPPERS,
+    **_desk.MAPPERS,
 }
 
 
