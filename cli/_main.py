@@ -10,6 +10,7 @@ from ._desk import desk
 from ._hub import hub
 from ._mpi import mpi
 from ._node import node
+from ._referrals import consult, referral
 from ._synth import synth
 
 __all__ = ["main", "rhip"]
@@ -38,6 +39,8 @@ rhip.add_command(hub)
 rhip.add_command(card)
 rhip.add_command(desk)
 rhip.add_command(mpi)
+rhip.add_command(referral)
+rhip.add_command(consult)
 
 
 def main() -> None:

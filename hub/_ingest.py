@@ -20,9 +20,11 @@ Rules:
    A registration whose demographics changed is queued for the master index
    (``mpi_queue``) in the same transaction; ``_linker`` matches it after, so
    matching never holds up a clinic's upload.
-7. A referral makes the receiving clinic's nodes holders of the resident's
-   shared record; a consent sends the sensitive records held back until then
-   (``_feeds``, ``_privacy``).
+7. A referral (``to_clinic``) or a consultation (``consulting_clinic``) makes
+   that clinic's nodes holders of the resident's shared record, so what they
+   write back (a response, a referral back, an answer) reaches the resident's
+   other holders like any record about the resident. A consent sends the
+   sensitive records held back until then (``_feeds``, ``_privacy``).
 8. Skew is measured and stored, never a reason to refuse.
 9. Logs carry node ids, seqs, counts and reasons, never record contents.
 """
@@ -88,6 +90,8 @@ _SKEW_BOUND_MS = 1 << 52  # a stamp beyond this is nonsense; store the bound, no
 _TEXT_FIELDS = ("id", "fact_id", "type", "resident_id", "author", "effective")
 _OPTIONAL_TEXT = ("supersedes", "recorded_by", "reason")
 _STATUSES = frozenset(str(s) for s in Status)
+# Record types that make a clinic hold the resident (rule 7): the field naming that clinic.
+_RECEIVING_CLINIC = {"referral": "to_clinic", "consultation": "consulting_clinic"}
 
 
 @dataclass(frozen=True)
@@ -551,17 +555,17 @@ class Applier:
             env = RecordEnvelope.from_dict(special.demographic)
             _merge_demographics(self.tx, env, special.body, received_ms=self.received_ms, now_ms=self.now_ms)
             self.tx.queue_registration(resident_id, self.now_ms)  # matched by hub._linker
-        elif type_ == "referral":
-            self._referral(rid, resident_id, author, content)
+        elif type_ in _RECEIVING_CLINIC:
+            self._referral(rid, resident_id, author, content, field=_RECEIVING_CLINIC[type_])
         elif type_ == "consent":
             self._consent(resident_id)
         self.router.record(rid, resident_id, author, hlc, content)
         return None
 
-    def _referral(self, record_id: str, resident_id: str, author: str, content: bytes) -> None:
-        """A referral makes the receiving clinic's nodes hold the resident's shared record."""
+    def _referral(self, record_id: str, resident_id: str, author: str, content: bytes, *, field: str) -> None:
+        """A referral or consultation makes the receiving clinic's nodes hold the resident's shared record."""
         data = decode(content).get("data")
-        clinic = data.get("to_clinic") if isinstance(data, dict) else None
+        clinic = data.get(field) if isinstance(data, dict) else None
         if not isinstance(clinic, str):
             return
         nodes = [n.node_id for n in self.tx.nodes(clinic=clinic) if not n.revoked and n.node_id != author]
@@ -578,7 +582,7 @@ class Applier:
             others = [m for m in members if m[0] != resident_id]
             if master is not None and others:
                 self.router.link(node, link_item(resident_id, master, others))
-        log.info("referral: %d node(s) now hold a referred resident's record", len(fresh))
+        log.info("%s: %d node(s) now hold a referred resident's record", field, len(fresh))
 
     def _consent(self, resident_id: str) -> None:
         """A consent: the holders get the sensitive records held back until now (if it permits)."""

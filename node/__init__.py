@@ -30,6 +30,21 @@ from ._desk_read import DeskConflict, exam_worklist, queue_entry
 from ._desk_services import Desk
 from ._home import HomeError, NodeHome, init_home
 from ._hub_client import HubConfig
+from ._referrals import (
+    CONSULTATION_STATUSES,
+    DIRECTIONS,
+    REFERRAL_STATUSES,
+    Clinic,
+    ReferralConflict,
+    answer_consultation,
+    close_referral,
+    consultations,
+    refer_back,
+    refer_out,
+    referrals,
+    request_consultation,
+    respond,
+)
 from ._scheduler import Backoff, SyncScheduler, sync_interval
 from ._store import NodeStore, NotFound, ReadOnlyRecord, Registration, StoreError, Writer
 from ._sync import PUSH_BYTES, RoundResult, SyncClient, enroll
@@ -38,12 +53,16 @@ from ._sync_state import sync_status
 from ._tree import file_tree
 
 __all__ = [
+    "CONSULTATION_STATUSES",
     "DEFAULT_PURPOSE",
+    "DIRECTIONS",
     "PUSH_BYTES",
+    "REFERRAL_STATUSES",
     "AuthError",
     "Backoff",
     "CardMatch",
     "CardWrites",
+    "Clinic",
     "Database",
     "Desk",
     "DeskConflict",
@@ -62,6 +81,7 @@ __all__ = [
     "Permission",
     "PresentedCard",
     "ReadOnlyRecord",
+    "ReferralConflict",
     "Registration",
     "Role",
     "RoundResult",
@@ -73,9 +93,12 @@ __all__ = [
     "Writer",
     "add_user",
     "allowed",
+    "answer_consultation",
     "audit_entries",
     "authenticate",
     "card_writes",
+    "close_referral",
+    "consultations",
     "create_app",
     "desk_staff",
     "enroll",
@@ -88,7 +111,12 @@ __all__ = [
     "queue_entry",
     "readable_types",
     "record_access",
+    "refer_back",
+    "refer_out",
+    "referrals",
+    "request_consultation",
     "resolve_token",
+    "respond",
     "sync_interval",
     "sync_status",
     "writable_types",

@@ -7,7 +7,9 @@ Rules:
    not read clinical records (least privilege).
 3. Clinical reads are granted per record type; a role that may read no
    clinical type still sees the demographics its job needs.
-4. The desk workflow of a visit (``_desk``) has one permission per step, held
+4. Referrals and consultations (``_referrals``) are a doctor's act; nurses
+   see them (to prepare the transfer), other roles do not.
+5. The desk workflow of a visit (``_desk``) has one permission per step, held
    by the role that works that step: the clerk registers, queues and takes
    payment, the nurse triages and does examinations and lab, the doctor
    consults and orders, the pharmacist dispenses. Its records (``DESK_ONLY_TYPES``)
@@ -51,6 +53,8 @@ class Permission(StrEnum):
     WRITE_RECORDS = "record.write"  # subject to writable_types
     CORRECT_RECORDS = "record.correct"  # own clinic's records of writable types
     BREAK_GLASS = "record.break-glass"  # withheld sensitive records, with a reason, audited (hub alerts)
+    READ_REFERRALS = "referral.read"  # referrals and consultations in and out, with their status
+    REFER = "referral.act"  # refer, accept or decline, refer back, close; ask and answer consultations
     MANAGE_USERS = "users.manage"
     READ_AUDIT = "audit.read"
     READ_CODES = "codes.read"
@@ -90,6 +94,8 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.WRITE_RECORDS,
             Permission.CORRECT_RECORDS,
             Permission.BREAK_GLASS,
+            Permission.READ_REFERRALS,
+            Permission.REFER,
             Permission.READ_CODES,
             Permission.DESK_QUEUE,
             Permission.DESK_CONSULT,
@@ -104,6 +110,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.READ_RECORDS,
             Permission.WRITE_RECORDS,
             Permission.CORRECT_RECORDS,
+            Permission.READ_REFERRALS,
             Permission.READ_CODES,
             Permission.DESK_QUEUE,
             Permission.DESK_TRIAGE,

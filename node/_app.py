@@ -26,6 +26,7 @@ from schemas import RecordInvalid, SchemaError, UnknownRecordType, VersionTooNew
 from ._api_card import CardController, card_error
 from ._api_desk import DeskController
 from ._api_records import RecordController
+from ._api_referrals import ReferralController
 from ._api_residents import ResidentController
 from ._api_shared import SharedController
 from ._api_staff import AdminController, CodeController, SessionController, StatusController
@@ -163,6 +164,7 @@ def create_app(
             CardController,
             DeskController,
             SharedController,
+            ReferralController,
         ],
         middleware=[auth],
         exception_handlers={

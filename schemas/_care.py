@@ -1,12 +1,15 @@
 """Allergies, immunisations, referrals and consultations, birth and death.
 
 A referral never changes status in place: accepting, completing or cancelling it
-is a later record. A referral back (下转) names the referral out it answers.
+is a later record. The receiving clinic accepts or declines with a
+``referral_response``; a referral back (下转) names the referral out it answers.
+A consultation's answer is a new version of the request (same fact, written at
+the consulting clinic).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -15,7 +18,16 @@ from ._idnumber import id_number_birth_date, id_number_sex
 from ._registry import Body, Category, register
 from ._types import DateStr, DateTimeStr, Icd10Code, IdNumber, RecordRef, ShortText, code_in
 
-__all__ = ["Allergy", "Birth", "Consultation", "Death", "DeathCause", "Immunization", "Referral"]
+__all__ = [
+    "Allergy",
+    "Birth",
+    "Consultation",
+    "Death",
+    "DeathCause",
+    "Immunization",
+    "Referral",
+    "ReferralResponse",
+]
 
 AllergenCategoryCode = Annotated[str, code_in("allergen_category")]
 AllergySeverityCode = Annotated[str, code_in("allergy_severity")]
@@ -144,6 +156,31 @@ class Referral(Fact):
                         "belongs on a referral back, not on a referral {direction}",
                         direction=self.direction,
                     )
+        return self
+
+
+@register(
+    "referral_response",
+    category=Category.REFERRAL,
+    subcategory="referral",
+    date_field="responded_at",
+    title_zh="转诊接收回复",
+    title_en="Referral response",
+)
+class ReferralResponse(Fact):
+    """The receiving clinic accepts or declines a referral out (declining says why); the referring
+    clinic closes it (``closed``) once the referral back has come."""
+
+    responded_at: DateTimeStr
+    referral_id: RecordRef  # the referral out this answers
+    decision: Literal["accepted", "declined", "closed"]
+    reason: Text500 | None = None
+    responded_by: Name | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.decision == "declined" and not self.reason:
+            raise blame("reason", "is required when a referral is declined: say why")
         return self
 
 

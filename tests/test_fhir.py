@@ -420,6 +420,16 @@ def test_allergy_immunization_death_and_inpatient_codings() -> None:
     assert codings(referral["reasonCode"], ICD10_SYSTEM) == EXAMPLES["referral"]()["preliminary_diagnoses"]
 
 
+def test_a_referral_response_is_a_task_on_the_referral() -> None:
+    declined = schemas.to_fhir(envelope("referral_response"))
+    assert (declined["resourceType"], declined["status"]) == ("Task", "rejected")
+    assert declined["focus"] == {"reference": f"urn:uuid:{REF[0]}"}
+    assert declined["statusReason"]["text"] == EXAMPLES["referral_response"]()["reason"]
+    accepted = {**EXAMPLES["referral_response"](), "decision": "accepted", "reason": None}
+    task = schemas.to_fhir(envelope("referral_response", accepted))
+    assert task["status"] == "accepted" and "statusReason" not in task
+
+
 def test_public_health_forms_keep_the_whole_body_and_code_what_they_can() -> None:
     import base64
 

@@ -441,6 +441,58 @@ CELLS: dict[str, tuple[Call, dict[str, bool]]] = {
             "admin": False,
         },
     ),
+    "list referrals": (
+        lambda c, h, f: c.get("/api/v1/referrals", params={"direction": "out"}, headers=h),
+        {
+            "clerk": False,
+            "doctor": True,
+            "nurse": True,
+            "pharmacist": False,
+            "public-health": False,
+            "admin": False,
+        },
+    ),
+    "refer out": (
+        lambda c, h, f: c.post(
+            "/api/v1/referrals",
+            json={"resident_id": f["resident"], "to_clinic": "CH511321", "reason": "需进一步检查"},
+            headers=h,
+        ),
+        {
+            "clerk": False,
+            "doctor": True,
+            "nurse": False,
+            "pharmacist": False,
+            "public-health": False,
+            "admin": False,
+        },
+    ),
+    "list consultations": (
+        lambda c, h, f: c.get("/api/v1/consultations", headers=h),
+        {
+            "clerk": False,
+            "doctor": True,
+            "nurse": True,
+            "pharmacist": False,
+            "public-health": False,
+            "admin": False,
+        },
+    ),
+    "request consultation": (
+        lambda c, h, f: c.post(
+            "/api/v1/consultations",
+            json={"resident_id": f["resident"], "consulting_clinic": "CH511321", "question": "请会诊"},
+            headers=h,
+        ),
+        {
+            "clerk": False,
+            "doctor": True,
+            "nurse": False,
+            "pharmacist": False,
+            "public-health": False,
+            "admin": False,
+        },
+    ),
 }
 
 

@@ -160,6 +160,25 @@ def _referral(out: RecordResources) -> None:
     )
 
 
+_TASK_STATUS = {"accepted": "accepted", "declined": "rejected", "closed": "completed"}
+
+
+def _referral_response(out: RecordResources) -> None:
+    b = out.body
+    task = out.new("Task")
+    put(
+        task,
+        status=request_status(out.env.status, _TASK_STATUS[b["decision"]]),
+        intent="order",
+        code=snomed_concept("3457005", "Patient referral", out.title),
+        focus=uri_ref(b["referral_id"]),
+        for_=out.patient,
+        authoredOn=date_time(b["responded_at"]),
+        owner=display_ref(b.get("responded_by")),
+        statusReason=text_concept(b["reason"]) if b.get("reason") else None,
+    )
+
+
 def _consultation(out: RecordResources) -> None:
     b = out.body
     sr = out.new("ServiceRequest")
@@ -317,6 +336,7 @@ MAPPERS: dict[str, Mapper] = {
     "allergy": _allergy,
     "immunization": _immunization,
     "referral": _referral,
+    "referral_response": _referral_response,
     "consultation": _consultation,
     "birth": _birth,
     "death": _death,
