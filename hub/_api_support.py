@@ -55,6 +55,8 @@ class HubState:
     ingest_slots: asyncio.Semaphore
     link_after_push: bool = True  # match queued registrations before answering (else: in the background)
     linker_wake: asyncio.Event = field(default_factory=asyncio.Event)
+    # Mutable scheduling state of the background linker (hub._app._linker_pause).
+    linker_state: dict[str, float] = field(default_factory=lambda: {"last_push": 0.0, "hurry": 0.0})
     touched: dict[str, int] = field(default_factory=dict)  # node id → last_seen written (ms)
 
 

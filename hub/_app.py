@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from typing import Annotated, Any, Literal
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -217,6 +218,7 @@ async def push(request: Request[Any, Any, Any], node_id: FromPath[str]) -> Respo
         if await _run(link_all, hub.store, hub.key):
             pull_head = await _run(lambda: hub.store.reads().hub_feed_head(node_id).seq)
     else:
+        hub.linker_state["last_push"] = time.monotonic()
         hub.linker_wake.set()
     answer: dict[str, Any] = {
         "verdict": str(receipt.receipts[-1].verdict),
@@ -358,6 +360,27 @@ def _internal(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[
     return _error(500, "internal", "internal error; the hub operator can see the log")
 
 
+LINKER_YIELD_S = 0.25  # between linker batches while clinics are uploading
+LINKER_MAX_QUEUE = 20_000  # … unless this many registrations wait: then at full speed
+_UPLOADING_S = 1.0  # a push within this long means clinics are uploading
+
+
+def _linker_pause(hub: HubState, store: HubStore, batches: int) -> float:
+    """How long the linker rests before its next batch: uploads first, linking at a bounded lag.
+
+    While clinics are uploading, a batch every ``LINKER_YIELD_S`` (a few percent
+    of the CPU) keeps the write lock and the cores for their changesets; once
+    the uploads pause, or the queue grows past ``LINKER_MAX_QUEUE``, the
+    linker runs flat out. The queue is checked every 20 batches.
+    """
+    state = hub.linker_state
+    if time.monotonic() - state["last_push"] > _UPLOADING_S:
+        return 0.0
+    if batches % 20 == 1:
+        state["hurry"] = float(store.reads().registrations_queued() > LINKER_MAX_QUEUE)
+    return 0.0 if state["hurry"] else LINKER_YIELD_S
+
+
 def create_app(
     store: HubStore,
     *,
@@ -392,8 +415,10 @@ def create_app(
                 await asyncio.wait_for(hub.linker_wake.wait(), timeout=5)
             hub.linker_wake.clear()
             try:
+                batches = 0
                 while await _run(link_queued, store, key):
-                    await asyncio.sleep(0)  # let pushes in between batches
+                    batches += 1
+                    await asyncio.sleep(_linker_pause(hub, store, batches))
             except Exception as exc:  # never die: the queue is durable, try again shortly
                 log.error("master index linker failed: %s", type(exc).__name__, exc_info=exc)
                 await asyncio.sleep(5)
