@@ -31,26 +31,22 @@ from cardreader import (
 )
 from node import (
     DEFAULT_PURPOSE,
-    AuthError,
     Desk,
     DeskConflict,
     DeskResult,
     NodeHome,
-    NotFound,
     Permission,
     PresentedCard,
     Staff,
-    allowed,
     card_writes,
-    desk_staff,
     exam_worklist,
     match_card,
     queue_entry,
     record_access,
 )
-from schemas import RecordInvalid, Step, code_list, fen_to_yuan
+from schemas import Step, code_list, fen_to_yuan
 
-from ._node import HOME, open_home
+from ._node import HOME, acting_as, open_home
 
 __all__ = ["desk"]
 
@@ -72,25 +68,8 @@ READER = click.option("--reader", help="The card reader to use (default: the fir
 @contextmanager
 def _session(home: Path, user: str, permission: Permission) -> Iterator[tuple[Desk, Staff, NodeHome]]:
     """The node's desk as ``user``, refused unless the role holds ``permission``; errors become messages."""
-    h = open_home(home)
-    db = h.database()
-    try:
-        staff = desk_staff(db, user)
-        if not allowed(staff.role, permission):
-            record_access(
-                db,
-                user=staff.name,
-                role=staff.role.value,
-                action=f"denied:{permission.value}",
-                reason=DEFAULT_PURPOSE[staff.role],
-                detail={"route": "cli"},
-            )
-            raise click.ClickException(f"user: role {staff.role.value} may not {permission.value}")
+    with acting_as(home, user, permission, DeskConflict, CardError) as (h, db, staff):
         yield Desk(h.store(db), clinic=h.clinic), staff, h
-    except (DeskConflict, RecordInvalid, NotFound, AuthError, CardError) as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        db.close()
 
 
 def _audit(

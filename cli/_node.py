@@ -4,31 +4,42 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
 import click
 
 from node import (
+    DEFAULT_PURPOSE,
     AuthError,
+    Database,
     HomeError,
     HubConfig,
     NodeHome,
     NotEnrolled,
+    NotFound,
+    Permission,
     Role,
+    Staff,
     SyncClient,
     SyncError,
     SyncScheduler,
     add_user,
+    allowed,
     create_app,
+    desk_staff,
     enroll,
     init_home,
     issue_token,
+    record_access,
     sync_interval,
     sync_status,
 )
+from schemas import RecordInvalid
 
-__all__ = ["node", "open_home"]
+__all__ = ["acting_as", "node", "open_home"]
 
 HOME = click.option(
     "--home",
@@ -43,6 +54,37 @@ def open_home(path: Path) -> NodeHome:
         return NodeHome.open(path)
     except HomeError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+@contextmanager
+def acting_as(
+    home: Path, user: str, permission: Permission, *errors: type[Exception]
+) -> Iterator[tuple[NodeHome, Database, Staff]]:
+    """The node as staff account ``user``: refused, and audited, unless its role holds ``permission``.
+
+    A store error (and any of ``errors``) raised while acting becomes a one-line message.
+    """
+    h = open_home(home)
+    db = h.database()
+    try:
+        staff = desk_staff(db, user)
+        if not allowed(staff.role, permission):
+            record_access(
+                db,
+                user=staff.name,
+                role=staff.role.value,
+                action=f"denied:{permission.value}",
+                reason=DEFAULT_PURPOSE[staff.role],
+                detail={"route": "cli"},
+            )
+            raise click.ClickException(f"user: role {staff.role.value} may not {permission.value}")
+        yield h, db, staff
+    except Exception as exc:
+        if not isinstance(exc, (RecordInvalid, NotFound, AuthError, *errors)):
+            raise
+        raise click.ClickException(str(exc)) from None
+    finally:
+        db.close()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

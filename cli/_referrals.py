@@ -20,17 +20,13 @@ from node import (
     DEFAULT_PURPOSE,
     DIRECTIONS,
     REFERRAL_STATUSES,
-    AuthError,
     Clinic,
-    NotFound,
     Permission,
     ReferralConflict,
     Staff,
-    allowed,
     answer_consultation,
     close_referral,
     consultations,
-    desk_staff,
     readable_types,
     record_access,
     refer_back,
@@ -39,9 +35,9 @@ from node import (
     request_consultation,
     respond,
 )
-from schemas import RecordEnvelope, RecordInvalid
+from schemas import RecordEnvelope
 
-from ._node import HOME, open_home
+from ._node import HOME, acting_as
 
 __all__ = ["consult", "referral"]
 
@@ -59,25 +55,8 @@ CONSULTATION = click.option(
 @contextmanager
 def _session(home: Path, user: str, permission: Permission) -> Iterator[tuple[Clinic, Staff]]:
     """This clinic as ``user``, refused unless the role holds ``permission``; errors become messages."""
-    h = open_home(home)
-    db = h.database()
-    try:
-        staff = desk_staff(db, user)
-        if not allowed(staff.role, permission):
-            record_access(
-                db,
-                user=staff.name,
-                role=staff.role.value,
-                action=f"denied:{permission.value}",
-                reason=DEFAULT_PURPOSE[staff.role],
-                detail={"route": "cli"},
-            )
-            raise click.ClickException(f"user: role {staff.role.value} may not {permission.value}")
+    with acting_as(home, user, permission, ReferralConflict) as (h, db, staff):
         yield Clinic(h.store(db), h.clinic, staff.name, staff.display_name or staff.name), staff
-    except (RecordInvalid, NotFound, AuthError, ReferralConflict) as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        db.close()
 
 
 def _audit(clinic: Clinic, staff: Staff, action: str, env: RecordEnvelope | None, **detail: Any) -> None:
