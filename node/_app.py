@@ -35,6 +35,7 @@ from ._auth import AuthError
 from ._db import Database
 from ._desk_read import DeskConflict
 from ._desk_services import Desk
+from ._pages import PAGE_PATHS, page_handlers
 from ._store import NodeStore, NotFound, ReadOnlyRecord
 from ._sync import SyncClient
 from ._web_auth import TokenAuthMiddleware
@@ -147,7 +148,7 @@ def create_app(
     """
     auth = DefineMiddleware(
         TokenAuthMiddleware,
-        exclude=["^/schema", "^/healthz", "^/api/v1/auth/login", "^/$"],
+        exclude=["^/schema", "^/healthz", "^/api/v1/auth/login", "^/$", *PAGE_PATHS],
         exclude_from_auth_key="exclude_from_auth",
     )
     app = Litestar(
@@ -165,6 +166,7 @@ def create_app(
             DeskController,
             SharedController,
             ReferralController,
+            *page_handlers(),
         ],
         middleware=[auth],
         exception_handlers={

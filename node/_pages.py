@@ -1,0 +1,325 @@
+"""The clinic's web pages: server-rendered HTML over the same store, guards and audit as the API.
+
+Rules:
+1. A page is guarded by the same permission as the API route that reads the
+   same data, and audits its reads with the same actions (``read:file-tree``,
+   ``read:queue``, ``search``); the resident page states the purpose ``care``.
+2. Not logged in → 303 to ``/login?next=…``; refused → the 403 page (audited by
+   the guard); unknown resident → the 404 page. htmx fragments are answered
+   with ``HX-Redirect`` instead of a login page swapped into a corner.
+3. Logging in sets the same session cookie as ``POST /api/v1/auth/login``
+   (``SameSite=Strict``, so no other site can post a form with it).
+4. Everything the pages load is served from ``/static``; nothing comes from
+   another origin.
+5. Nothing a person typed or is recorded as goes to the log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import Cookie
+from litestar.enums import MediaType, RequestEncodingType
+from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
+from litestar.params import Body, FromPath, FromQuery
+from litestar.response import Redirect
+from litestar.static_files import create_static_files_router
+
+from ._access import DEFAULT_PURPOSE, PERMISSIONS, Permission
+from ._api_support import Ctx
+from ._auth import SESSION_HOURS, AuthError, Staff, authenticate, issue_token, revoke_token
+from ._db import Database
+from ._desk_read import queue_entry
+from ._desk_services import Desk
+from ._pages_i18n import LANG_COOKIE, Languages, negotiate
+from ._pages_views import code_label, emergency_view, person_row, sync_bar, tree_view
+from ._store import NotFound
+from ._sync import SyncClient
+from ._sync_errors import FeedBehindHub, HubUnreachable, SyncError
+from ._tree import file_tree
+from ._web_auth import SESSION_COOKIE, require
+
+__all__ = ["PAGE_PATHS", "STATIC_DIR", "page_handlers"]
+
+STATIC_DIR = Path(__file__).parent / "static"
+# Paths the token middleware lets through: the login form and the static files.
+PAGE_PATHS = ["^/login$", "^/static/"]
+SEARCH_LIMIT = 20
+
+Req = Request[Staff, Any, Any]
+AnyReq = Request[Any, Any, Any]
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+_LANGUAGES: Languages | None = None
+
+
+def _languages() -> Languages:
+    global _LANGUAGES  # noqa: PLW0603 - built once, on first use: the templates are read-only
+    if _LANGUAGES is None:
+        _LANGUAGES = Languages()
+    return _LANGUAGES
+
+
+def _lang(request: AnyReq) -> str:
+    return negotiate(
+        request.query_params.get("lang"),
+        request.cookies.get(LANG_COOKIE),
+        request.headers.get("accept-language"),
+    )
+
+
+def _today(request: AnyReq) -> dt.date:
+    desk: Desk = request.app.state.desk
+    return desk.now().date()
+
+
+def _render(request: AnyReq, template: str, *, status: int = 200, **context: Any) -> Response[str]:
+    lang = _lang(request)
+    staff = request.scope.get("user")
+    page: dict[str, Any] = {
+        "path": request.url.path,
+        "clinic_name": request.app.state.name,
+        "staff": None,
+        "sync": None,
+    }
+    if isinstance(staff, Staff):
+        page["staff"] = {
+            "name": staff.display_name or staff.name,
+            "role": staff.role.value,
+            "can": {p.name.lower() for p in PERMISSIONS[staff.role]},
+        }
+        page["sync"] = sync_bar(request.app.state.db, enrolled=request.app.state.sync is not None)
+    html = _languages().render(lang, template, page=page, **context)
+    cookies = []
+    if request.query_params.get("lang"):  # remembered for the next pages
+        cookies.append(Cookie(key=LANG_COOKIE, value=lang, path="/", samesite="strict", max_age=365 * 86400))
+    return Response(html, status_code=status, media_type=MediaType.HTML, cookies=cookies)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a path on this node: never another site (an open redirect)."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/desk"
+
+
+# -- errors, as pages --------------------------------------------------------------------------------
+
+
+def _login_needed(request: AnyReq, _: NotAuthorizedException) -> Response[Any]:
+    target = "/login?next=" + quote(request.url.path, safe="/")
+    if request.headers.get("hx-request"):
+        return Response("", status_code=401, headers={"HX-Redirect": target})
+    return Redirect(target, status_code=303)
+
+
+def _refused(request: AnyReq, exc: PermissionDeniedException) -> Response[str]:
+    return _render(request, "error.html", status=403, status_code=403, detail=exc.detail)
+
+
+def _not_found(request: AnyReq, exc: NotFound) -> Response[str]:
+    return _render(request, "error.html", status=404, status_code=404, detail=str(exc))
+
+
+def _http_error(request: AnyReq, exc: HTTPException) -> Response[str]:
+    return _render(
+        request, "error.html", status=exc.status_code, status_code=exc.status_code, detail=exc.detail
+    )
+
+
+_PAGE_ERRORS: dict[Any, Any] = {
+    NotAuthorizedException: _login_needed,
+    PermissionDeniedException: _refused,
+    NotFound: _not_found,
+    HTTPException: _http_error,
+}
+
+
+# -- the pages ---------------------------------------------------------------------------------------
+
+
+class LoginPages(Controller):
+    path = "/"
+    include_in_schema = False
+    exception_handlers = _PAGE_ERRORS
+
+    @get("/login", exclude_from_auth=True, sync_to_thread=False)
+    def form(self, request: AnyReq, next: FromQuery[str | None] = None) -> Response[str]:
+        return _render(request, "login.html", next=_safe_next(next), error=None, user="")
+
+    @post("/login", exclude_from_auth=True, sync_to_thread=True, status_code=303)
+    def login(self, request: AnyReq, data: Form) -> Response[Any]:
+        db: Database = request.app.state.db
+        user, target = data.get("user", "").strip(), _safe_next(data.get("next"))
+        try:
+            staff = authenticate(db, user, data.get("password", ""))
+        except AuthError:
+            return _render(request, "login.html", status=401, next=target, error="bad-login", user=user)
+        token = issue_token(db, staff.name, kind="session")
+        cookie = Cookie(
+            key=SESSION_COOKIE,
+            value=token,
+            httponly=True,
+            samesite="strict",
+            max_age=SESSION_HOURS * 3600,
+            path="/",
+        )
+        return Redirect(target, status_code=303, cookies=[cookie])
+
+    @post("/logout", sync_to_thread=True, status_code=303)
+    def logout(self, request: Req) -> Response[Any]:
+        revoke_token(request.app.state.db, request.auth)
+        return Redirect(
+            "/login", status_code=303, cookies=[Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/")]
+        )
+
+
+class DeskPages(Controller):
+    path = "/desk"
+    include_in_schema = False
+    exception_handlers = _PAGE_ERRORS
+    guards = [require(Permission.SEARCH)]  # noqa: RUF012 - Litestar's layer attribute
+
+    def _hits(self, request: Req, q: str) -> list[dict[str, Any]]:
+        ctx = Ctx(request)
+        q = q.strip()
+        if not q:
+            return []
+        results = ctx.store.search(q, limit=SEARCH_LIMIT)
+        ctx.audit("search", detail={"query": q, "results": len(results)})
+        today, lang = _today(request), _lang(request)
+        return [person_row(r, role=ctx.staff.role, today=today, lang=lang) for r in results]
+
+    @get("/", sync_to_thread=True)
+    def desk(self, request: Req, q: FromQuery[str] = "") -> Response[str]:
+        return _render(request, "desk.html", q=q, hits=self._hits(request, q), searched=bool(q.strip()))
+
+    @get("/results", sync_to_thread=True)
+    def results(self, request: Req, q: FromQuery[str] = "") -> Response[str]:
+        """The hits as the clerk types (an htmx fragment)."""
+        return _render(request, "_results.html", q=q, hits=self._hits(request, q), searched=bool(q.strip()))
+
+    @get("/open", sync_to_thread=True)
+    def open_first(self, request: Req, q: FromQuery[str] = "") -> Response[Any]:
+        """Enter in the search box: straight to the best hit, or back to the desk saying none matched."""
+        hits = self._hits(request, q)
+        if hits:
+            return Redirect(f"/residents/{quote(hits[0]['id'], safe='')}", status_code=303)
+        return _render(request, "desk.html", q=q, hits=[], searched=bool(q.strip()))
+
+
+class ResidentPages(Controller):
+    path = "/residents"
+    include_in_schema = False
+    exception_handlers = _PAGE_ERRORS
+
+    @get("/{resident_id:str}", guards=[require(Permission.READ_DEMOGRAPHICS)], sync_to_thread=True)
+    def resident(self, request: Req, resident_id: FromPath[str]) -> Response[str]:
+        """Demographics, the emergency data and the health file tree, audited as the API's file tree."""
+        ctx = Ctx(request)
+        lang, readable = _lang(request), ctx.readable()
+        tree = file_tree(ctx.store, resident_id, readable=readable)
+        emergency = emergency_view(ctx.store, resident_id, readable=readable, lang=lang)
+        why = DEFAULT_PURPOSE[ctx.staff.role]  # the purpose the API records for this role
+        ctx.audit("read:file-tree", resident_id=resident_id, reason=why, detail={"via": "page"})
+        for mother_id in tree["mother_records_read"]:
+            ctx.audit(
+                "read:prenatal-via-child", resident_id=mother_id, detail={"child": resident_id}, reason=why
+            )
+        resident = tree["resident"]
+        person = person_row(resident, role=ctx.staff.role, today=_today(request), lang=lang)
+        return _render(
+            request,
+            "resident.html",
+            person=person,
+            address=code_label("division", (resident.get("address") or {}).get("division_code"), lang),
+            emergency=emergency,
+            categories=tree_view(tree, lang=lang),
+            links=tree["links"],
+            clinical=bool(readable),
+        )
+
+
+class QueuePages(Controller):
+    path = "/queue"
+    include_in_schema = False
+    exception_handlers = _PAGE_ERRORS
+
+    @get("/", guards=[require(Permission.DESK_QUEUE)], sync_to_thread=True)
+    def queue(self, request: Req) -> Response[str]:
+        """Today's visits and each one's step, audited as the API's queue."""
+        ctx = Ctx(request)
+        desk: Desk = request.app.state.desk
+        now = desk.now()
+        states = desk.queue(now.date())
+        residents = {
+            r["id"]: r for r in ctx.store.resident_summaries(sorted({s.resident_id for s in states}))
+        }
+        ctx.audit(
+            "read:queue",
+            detail={
+                "day": now.date().isoformat(),
+                "step": None,
+                "pending": None,
+                "residents": sorted(residents),
+            },
+        )
+        lang = _lang(request)
+        visits = []
+        for s in states:
+            entry = queue_entry(s, residents.get(s.resident_id), now)
+            summary = residents.get(s.resident_id)
+            entry["person"] = (
+                person_row(summary, role=ctx.staff.role, today=now.date(), lang=lang) if summary else None
+            )
+            entry["department_label"] = code_label("department", s.department, lang)
+            visits.append(entry)
+        return _render(request, "queue.html", day=now.date().isoformat(), visits=visits)
+
+
+class SyncPages(Controller):
+    """Any logged-in staff member sees sync and may start a round (as ``/api/v1/sync``)."""
+
+    path = "/sync"
+    include_in_schema = False
+    exception_handlers = _PAGE_ERRORS
+
+    @get("/", sync_to_thread=True)
+    def state(self, request: Req) -> Response[str]:
+        return _render(request, "sync.html", outcome=None)
+
+    @get("/bar", sync_to_thread=True)
+    def bar(self, request: Req) -> Response[str]:
+        """The sync bar alone, for the page to refresh it."""
+        return _render(request, "_sync_bar.html")
+
+    @post("/", sync_to_thread=True, status_code=200)
+    def sync_now(self, request: Req) -> Response[str]:
+        client: SyncClient | None = request.app.state.sync
+        if client is None:
+            return _render(request, "sync.html", status=409, outcome={"kind": "not-enrolled"})
+        try:
+            result = client.round()
+        except SyncError as exc:
+            status = (
+                503 if isinstance(exc, HubUnreachable) else 409 if isinstance(exc, FeedBehindHub) else 502
+            )
+            kind = "unreachable" if status == 503 else "refused"
+            return _render(request, "sync.html", status=status, outcome={"kind": kind, "detail": str(exc)})
+        return _render(request, "sync.html", outcome={"kind": "done", "result": result.as_json()})
+
+
+def page_handlers() -> list[Any]:
+    """The pages' controllers and the static files, for ``create_app``."""
+    return [
+        LoginPages,
+        DeskPages,
+        ResidentPages,
+        QueuePages,
+        SyncPages,
+        create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
+    ]

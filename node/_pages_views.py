@@ -1,0 +1,153 @@
+"""What the clinic's pages show, as plain data: no requests, no auditing, no HTML.
+
+Rules:
+1. Identity numbers are shown in full only to roles that maintain demographics
+   (``Permission.UPDATE_DEMOGRAPHICS`` in ``_access``); other roles see the last
+   four characters.
+2. The emergency data (allergies, serious conditions) is shown exactly when the
+   card API shows it: to roles that may read allergy records.
+3. Labels come from the code lists and record types, in the page's language;
+   an unknown code is shown as it is.
+4. Dates are passed in (the desk's clock), never read here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import schemas
+from cardreader import CONDITIONS
+
+from ._access import Permission, Role, allowed
+from ._cards import node_emergency
+from ._db import Database
+from ._store import NodeStore
+from ._sync_state import SyncState, sync_status
+
+__all__ = [
+    "age_on",
+    "code_label",
+    "emergency_view",
+    "mask_id",
+    "person_row",
+    "sees_full_id",
+    "sync_bar",
+    "tree_view",
+]
+
+_SHOWN_DIGITS = 4
+
+
+def sees_full_id(role: Role) -> bool:
+    return allowed(role, Permission.UPDATE_DEMOGRAPHICS)
+
+
+def mask_id(number: str | None) -> str | None:
+    """``5113…1234`` → ``**************1234`` (rule 1)."""
+    if not number:
+        return number
+    return "*" * max(0, len(number) - _SHOWN_DIGITS) + number[-_SHOWN_DIGITS:]
+
+
+def age_on(birth_date: str | None, today: dt.date) -> int | None:
+    if not birth_date:
+        return None
+    try:
+        born = dt.date.fromisoformat(birth_date[:10])
+    except ValueError:
+        return None
+    return today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+
+
+def code_label(list_name: str, code: str | None, lang: str) -> str:
+    if not code:
+        return ""
+    entry = schemas.code_list(list_name).get(code)
+    if entry is None:
+        return code
+    return entry.en if lang == "en" else entry.zh
+
+
+def person_row(summary: dict[str, Any], *, role: Role, today: dt.date, lang: str) -> dict[str, Any]:
+    """One resident as a search hit or queue line shows them."""
+    number = summary.get("id_number")
+    return {
+        "id": summary["id"],
+        "name": summary.get("name") or "",
+        "sex": code_label("sex", summary.get("sex"), lang),
+        "age": age_on(summary.get("birth_date"), today),
+        "birth_date": summary.get("birth_date"),
+        "id_number": number if sees_full_id(role) else mask_id(number),
+        "phone": summary.get("phone"),
+        "deceased_on": summary.get("deceased_on"),
+        "matched": summary.get("matched"),
+    }
+
+
+def emergency_view(
+    store: NodeStore, resident_id: str, *, readable: frozenset[str], lang: str
+) -> dict[str, Any] | None:
+    """Allergies and serious conditions from this node's records; None for roles not shown them (rule 2)."""
+    if "allergy" not in readable:
+        return None
+    here = node_emergency(store, resident_id)
+    return {
+        "allergies": [
+            {"substance": a.substance, "reaction": a.reaction, "severity": a.severity} for a in here.allergies
+        ],
+        "conditions": [
+            (CONDITIONS[c][1] if lang == "en" else CONDITIONS[c][0]) if c in CONDITIONS else c
+            for c in here.conditions
+        ],
+    }
+
+
+def tree_view(tree: dict[str, Any], *, lang: str) -> list[dict[str, Any]]:
+    """The file tree's categories in the page's language: only those with records, newest first."""
+    out = []
+    for cat in tree["categories"]:
+        records = [r for g in cat["groups"] for r in g["records"]]
+        if not records:
+            continue
+        records.sort(key=lambda r: r["effective"], reverse=True)
+        out.append(
+            {
+                "category": cat["category"],
+                "title": cat["title_en"] if lang == "en" else cat["title_zh"],
+                "records": [
+                    {
+                        "id": r["id"],
+                        "title": r["title_en"] if lang == "en" else r["title_zh"],
+                        "effective": r["effective"],
+                        "status": r["status"],
+                        "versions": r["versions"],
+                        "shared": r["shared"],
+                        "source": r.get("source"),
+                        "via": r.get("via"),
+                    }
+                    for r in records
+                ],
+            }
+        )
+    return out
+
+
+def sync_bar(db: Database, *, enrolled: bool) -> dict[str, Any]:
+    """What every page shows of sync: online, offline or not enrolled; last sync; changes waiting."""
+    status = sync_status(db)
+    state = SyncState(db)
+    if not enrolled:
+        link = "not-enrolled"
+    elif state.failures() == 0 and status["last_sync"] is not None:
+        link = "online"
+    else:
+        link = "offline"
+    return {
+        "link": link,
+        "last_sync": status["last_sync"],
+        "pending": status["pending"],
+        "last_attempt": state.get("last_attempt"),
+        "last_error": state.get("last_error"),
+        "errors": status["errors"],
+    }
