@@ -258,7 +258,7 @@ def demo(base: Path | None, residents: int, years: int, port: int, no_serve: boo
         click.echo("")
         click.echo(f"hub          http://127.0.0.1:{hub_port}/api/v1/status   (operator status, JSON)")
         for i, (_, name, _) in enumerate(CLINICS):
-            click.echo(f"clinic node  {name}: http://127.0.0.1:{port + i}/   (API docs: /schema)")
+            click.echo(f"clinic node  {name}: http://127.0.0.1:{port + i}/desk   (pages; API docs: /schema)")
         click.echo(f"logins       {', '.join(u for u, _, _ in DEMO_STAFF)} — password: {DEMO_PASSWORD}")
         click.echo(f"shared       {moved} residents are registered at both clinics; the hub linked them")
         click.echo(f"homes        {root}   (logs: hub.log, clinic-*/node.log)")
