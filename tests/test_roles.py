@@ -17,6 +17,11 @@ from .conftest import auth, encounter_data, prescription_data, resident_data
 ROLES = ["clerk", "doctor", "nurse", "pharmacist", "public-health", "admin"]
 
 
+def only(*roles: str) -> dict[str, bool]:
+    """A row of the matrix: the roles allowed, every other refused."""
+    return {role: role in roles for role in ROLES}
+
+
 def immunization() -> dict[str, Any]:
     return {
         "given_at": "2026-04-01T09:00:00",
@@ -42,60 +47,25 @@ Call = Callable[[TestClient[Any], dict[str, str], Fixture], Any]
 CELLS: dict[str, tuple[Call, dict[str, bool]]] = {
     "search": (
         lambda c, h, f: c.get("/api/v1/residents", params={"q": "zs"}, headers=h),
-        {
-            "clerk": True,
-            "doctor": True,
-            "nurse": True,
-            "pharmacist": True,
-            "public-health": True,
-            "admin": False,
-        },
+        only("clerk", "doctor", "nurse", "pharmacist", "public-health"),
     ),
     "register": (
         lambda c, h, f: c.post("/api/v1/residents", json=resident_data(), headers=h),
-        {
-            "clerk": True,
-            "doctor": True,
-            "nurse": False,
-            "pharmacist": False,
-            "public-health": True,
-            "admin": False,
-        },
+        only("clerk", "doctor", "public-health"),
     ),
     "read demographics": (
         lambda c, h, f: c.get(f"/api/v1/residents/{f['resident']}", headers=h),
-        {
-            "clerk": True,
-            "doctor": True,
-            "nurse": True,
-            "pharmacist": True,
-            "public-health": True,
-            "admin": False,
-        },
+        only("clerk", "doctor", "nurse", "pharmacist", "public-health"),
     ),
     "update demographics": (
         lambda c, h, f: c.patch(
             f"/api/v1/residents/{f['resident']}", json={"phone": "13700001111"}, headers=h
         ),
-        {
-            "clerk": True,
-            "doctor": True,
-            "nurse": True,
-            "pharmacist": False,
-            "public-health": True,
-            "admin": False,
-        },
+        only("clerk", "doctor", "nurse", "public-health"),
     ),
     "read file tree": (
         lambda c, h, f: c.get(f"/api/v1/residents/{f['resident']}/file-tree", headers=h),
-        {
-            "clerk": True,
-            "doctor": True,
-            "nurse": True,
-            "pharmacist": True,
-            "public-health": True,
-            "admin": False,
-        },
+        only("clerk", "doctor", "nurse", "pharmacist", "public-health"),
     ),
     "record encounter": (
         lambda c, h, f: c.post(
@@ -103,14 +73,7 @@ CELLS: dict[str, tuple[Call, dict[str, bool]]] = {
             json={"type": "encounter", "data": encounter_data()},
             headers=h,
         ),
-        {
-            "clerk": False,
-            "doctor": True,
-            "nurse": False,
-            "pharmacist": False,
-            "public-health": False,
-            "admin": False,
-        },
+        only("doctor"),
     ),
     "record visit with prescription": (
         lambda c, h, f: c.post(
@@ -118,14 +81,7 @@ CELLS: dict[str, tuple[Call, dict[str, bool]]] = {
             json={"encounter": encounter_data(), "prescriptions": [prescription_data()]},
             headers=h,
         ),
-        {
-            "clerk": False,
-            "doctor": True,
-            "nurse": False,
-            "pharmacist": False,
-            "public-health": False,
-            "admin": False,
-        },
+        only("doctor"),
     ),
     "record immunization": (
         lambda c, h, f: c.post(
@@ -133,14 +89,7 @@ CELLS: dict[str, tuple[Call, dict[str, bool]]] = {
             json={"type": "immunization", "data": immunization()},
             headers=h,
         ),
-        {
-            "clerk": False,
-            "doctor": True,
-            "nurse": True,
-            "pharmacist": False,
-            "public-health": True,
-            "admin": False,
-        },
+        only("doctor", "nurse", "public-health"),
     ),
     "record mental follow-up": (
         lambda c, h, f: c.post(
@@ -148,47 +97,19 @@ CELLS: dict[str, tuple[Call, dict[str, bool]]] = {
             json={"type": "mental_followup", "data": mental_followup()},
             headers=h,
         ),
-        {
-            "clerk": False,
-            "doctor": True,
-            "nurse": False,
-            "pharmacist": False,
-            "public-health": True,
-            "admin": False,
-        },
+        only("doctor", "public-health"),
     ),
     "read encounter": (
         lambda c, h, f: c.get(f"/api/v1/records/{f['encounter']}", headers=h),
-        {
-            "clerk": False,
-            "doctor": True,
-            "nurse": True,
-            "pharmacist": True,
-            "public-health": False,
-            "admin": False,
-        },
+        only("doctor", "nurse", "pharmacist"),
     ),
     "read prescription": (
         lambda c, h, f: c.get(f"/api/v1/records/{f['prescription']}", headers=h),
-        {
-            "clerk": False,
-            "doctor": True,
-            "nurse": True,
-            "pharmacist": True,
-            "public-health": False,
-            "admin": False,
-        },
+        only("doctor", "nurse", "pharmacist"),
     ),
     "read mental follow-up": (
         lambda c, h, f: c.get(f"/api/v1/records/{f['mental']}", headers=h),
-        {
-            "clerk": False,
-            "doctor": True,
-            "nurse": True,
-            "pharmacist": False,
-            "public-health": True,
-            "admin": False,
-        },
+        only("doctor", "nurse", "public-health"),
     ),
     "correct encounter": (
         lambda c, h, f: c.post(
@@ -196,120 +117,50 @@ CELLS: dict[str, tuple[Call, dict[str, bool]]] = {
             json={"data": encounter_data(icd10="J20.9"), "reason": "code"},
             headers=h,
         ),
-        {
-            "clerk": False,
-            "doctor": True,
-            "nurse": False,
-            "pharmacist": False,
-            "public-health": False,
-            "admin": False,
-        },
+        only("doctor"),
     ),
     "list users": (
         lambda c, h, f: c.get("/api/v1/users", headers=h),
-        {
-            "clerk": False,
-            "doctor": False,
-            "nurse": False,
-            "pharmacist": False,
-            "public-health": False,
-            "admin": True,
-        },
+        only("admin"),
     ),
     "create user": (
         lambda c, h, f: c.post(
             "/api/v1/users", json={"user": "newnurse", "role": "nurse", "password": "12345678abc"}, headers=h
         ),
-        {
-            "clerk": False,
-            "doctor": False,
-            "nurse": False,
-            "pharmacist": False,
-            "public-health": False,
-            "admin": True,
-        },
+        only("admin"),
     ),
     "read audit log": (
         lambda c, h, f: c.get("/api/v1/audit", headers=h),
-        {
-            "clerk": False,
-            "doctor": False,
-            "nurse": False,
-            "pharmacist": False,
-            "public-health": False,
-            "admin": True,
-        },
+        only("admin"),
     ),
     "search codes": (
         lambda c, h, f: c.get("/api/v1/codes/icd10", params={"q": "I10"}, headers=h),
-        {
-            "clerk": True,
-            "doctor": True,
-            "nurse": True,
-            "pharmacist": True,
-            "public-health": True,
-            "admin": True,
-        },
+        only("clerk", "doctor", "nurse", "pharmacist", "public-health", "admin"),
     ),
     # the desk workflow of a visit: each step belongs to one role (node._access rule 4)
     "desk queue": (
         lambda c, h, f: c.get("/api/v1/desk/queue", headers=h),
-        {
-            "clerk": True,
-            "doctor": True,
-            "nurse": True,
-            "pharmacist": True,
-            "public-health": False,
-            "admin": False,
-        },
+        only("clerk", "doctor", "nurse", "pharmacist"),
     ),
     "desk read visit": (
         lambda c, h, f: c.get(f"/api/v1/desk/visits/{f['open_visit']}", headers=h),
-        {
-            "clerk": True,
-            "doctor": True,
-            "nurse": True,
-            "pharmacist": True,
-            "public-health": False,
-            "admin": False,
-        },
+        only("clerk", "doctor", "nurse", "pharmacist"),
     ),
     "desk check-in": (
         lambda c, h, f: c.post(
             "/api/v1/desk/checkin", json={"resident_id": f["resident"], "department": "general"}, headers=h
         ),
-        {
-            "clerk": True,
-            "doctor": False,
-            "nurse": False,
-            "pharmacist": False,
-            "public-health": False,
-            "admin": False,
-        },
+        only("clerk"),
     ),
     "desk triage": (
         lambda c, h, f: c.post(
             f"/api/v1/desk/visits/{f['open_visit']}/triage", json={"vitals": {"pulse": 80}}, headers=h
         ),
-        {
-            "clerk": False,
-            "doctor": False,
-            "nurse": True,
-            "pharmacist": False,
-            "public-health": False,
-            "admin": False,
-        },
+        only("nurse"),
     ),
     "desk call in": (
         lambda c, h, f: c.post(f"/api/v1/desk/visits/{f['open_visit']}/call", json={}, headers=h),
-        {
-            "clerk": False,
-            "doctor": True,
-            "nurse": False,
-            "pharmacist": False,
-            "public-health": False,
-            "admin": False,
-        },
+        only("doctor"),
     ),
     "desk consultation": (
         lambda c, h, f: c.post(
@@ -317,38 +168,17 @@ CELLS: dict[str, tuple[Call, dict[str, bool]]] = {
             json={"encounter": desk_encounter()},
             headers=h,
         ),
-        {
-            "clerk": False,
-            "doctor": True,
-            "nurse": False,
-            "pharmacist": False,
-            "public-health": False,
-            "admin": False,
-        },
+        only("doctor"),
     ),
     "desk bill": (
         lambda c, h, f: c.get(f"/api/v1/desk/visits/{f['due_visit']}/bill", headers=h),
-        {
-            "clerk": True,
-            "doctor": False,
-            "nurse": False,
-            "pharmacist": False,
-            "public-health": False,
-            "admin": False,
-        },
+        only("clerk"),
     ),
     "desk payment": (
         lambda c, h, f: c.post(
             f"/api/v1/desk/visits/{f['due_visit']}/payments", json={"method": "cash"}, headers=h
         ),
-        {
-            "clerk": True,
-            "doctor": False,
-            "nurse": False,
-            "pharmacist": False,
-            "public-health": False,
-            "admin": False,
-        },
+        only("clerk"),
     ),
     "desk refund": (
         lambda c, h, f: c.post(
@@ -356,14 +186,7 @@ CELLS: dict[str, tuple[Call, dict[str, bool]]] = {
             json={"lines": [{"source": "service", "ref": f["order"]}], "reason": "未做"},
             headers=h,
         ),
-        {
-            "clerk": True,
-            "doctor": False,
-            "nurse": False,
-            "pharmacist": False,
-            "public-health": False,
-            "admin": False,
-        },
+        only("clerk"),
     ),
     "desk dispense": (
         lambda c, h, f: c.post(
@@ -371,36 +194,15 @@ CELLS: dict[str, tuple[Call, dict[str, bool]]] = {
             json={"prescription_id": f["desk_prescription"]},
             headers=h,
         ),
-        {
-            "clerk": False,
-            "doctor": False,
-            "nurse": False,
-            "pharmacist": True,
-            "public-health": False,
-            "admin": False,
-        },
+        only("pharmacist"),
     ),
     "desk exam worklist": (
         lambda c, h, f: c.get("/api/v1/desk/worklist/exams", headers=h),
-        {
-            "clerk": False,
-            "doctor": False,
-            "nurse": True,
-            "pharmacist": False,
-            "public-health": False,
-            "admin": False,
-        },
+        only("nurse"),
     ),
     "desk collect specimen": (
         lambda c, h, f: c.post(f"/api/v1/desk/orders/{f['order']}/collect", json={}, headers=h),
-        {
-            "clerk": False,
-            "doctor": False,
-            "nurse": True,
-            "pharmacist": False,
-            "public-health": False,
-            "admin": False,
-        },
+        only("nurse"),
     ),
     "desk exam result": (
         lambda c, h, f: c.post(
@@ -408,49 +210,21 @@ CELLS: dict[str, tuple[Call, dict[str, bool]]] = {
             json={"type": "lab_report", "data": {"items": [{"name": "白细胞", "value": 6.0}]}},
             headers=h,
         ),
-        {
-            "clerk": False,
-            "doctor": False,
-            "nurse": True,
-            "pharmacist": False,
-            "public-health": False,
-            "admin": False,
-        },
+        only("nurse"),
     ),
     "desk finish visit": (
         lambda c, h, f: c.post(f"/api/v1/desk/visits/{f['paid_visit']}/finish", json={}, headers=h),
-        {
-            "clerk": True,
-            "doctor": True,
-            "nurse": False,
-            "pharmacist": False,
-            "public-health": False,
-            "admin": False,
-        },
+        only("clerk", "doctor"),
     ),
     "desk cancel visit": (
         lambda c, h, f: c.post(
             f"/api/v1/desk/visits/{f['open_visit']}/cancel", json={"reason": "改日再来"}, headers=h
         ),
-        {
-            "clerk": True,
-            "doctor": False,
-            "nurse": False,
-            "pharmacist": False,
-            "public-health": False,
-            "admin": False,
-        },
+        only("clerk"),
     ),
     "list referrals": (
         lambda c, h, f: c.get("/api/v1/referrals", params={"direction": "out"}, headers=h),
-        {
-            "clerk": False,
-            "doctor": True,
-            "nurse": True,
-            "pharmacist": False,
-            "public-health": False,
-            "admin": False,
-        },
+        only("doctor", "nurse"),
     ),
     "refer out": (
         lambda c, h, f: c.post(
@@ -458,25 +232,11 @@ CELLS: dict[str, tuple[Call, dict[str, bool]]] = {
             json={"resident_id": f["resident"], "to_clinic": "CH511321", "reason": "需进一步检查"},
             headers=h,
         ),
-        {
-            "clerk": False,
-            "doctor": True,
-            "nurse": False,
-            "pharmacist": False,
-            "public-health": False,
-            "admin": False,
-        },
+        only("doctor"),
     ),
     "list consultations": (
         lambda c, h, f: c.get("/api/v1/consultations", headers=h),
-        {
-            "clerk": False,
-            "doctor": True,
-            "nurse": True,
-            "pharmacist": False,
-            "public-health": False,
-            "admin": False,
-        },
+        only("doctor", "nurse"),
     ),
     "request consultation": (
         lambda c, h, f: c.post(
@@ -484,14 +244,7 @@ CELLS: dict[str, tuple[Call, dict[str, bool]]] = {
             json={"resident_id": f["resident"], "consulting_clinic": "CH511321", "question": "请会诊"},
             headers=h,
         ),
-        {
-            "clerk": False,
-            "doctor": True,
-            "nurse": False,
-            "pharmacist": False,
-            "public-health": False,
-            "admin": False,
-        },
+        only("doctor"),
     ),
 }
 
