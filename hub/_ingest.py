@@ -32,6 +32,7 @@ Rules:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -423,12 +424,20 @@ def _today(now_ms: int, hlc: int) -> dt.date:
     later of the two clocks counts. One day of slack: clinics write local dates,
     the hub's clock is UTC.
     """
-    wall = max(now_ms, Stamp.unpack(hlc).wall_ms)
-    return (dt.datetime.fromtimestamp(wall / 1000, dt.UTC) + dt.timedelta(days=1)).date()
+    return _day_after(max(now_ms, Stamp.unpack(hlc).wall_ms) // _DAY_MS)
 
 
-def _envelope(record: dict[str, Any], sender: str) -> RecordEnvelope:
-    """The record's envelope, with every field's type checked; RecordInvalid if not."""
+_DAY_MS = 86_400_000
+
+
+@functools.lru_cache(maxsize=64)
+def _day_after(day: int) -> dt.date:
+    """The UTC calendar date after day number ``day`` since 1970 (a record's ``today``, cached)."""
+    return dt.date(1970, 1, 1) + dt.timedelta(days=day + 1)
+
+
+def _envelope(record: dict[str, Any], sender: str) -> None:
+    """Check the type of every envelope field of the record; RecordInvalid if one is wrong."""
     errors: list[FieldError] = []
     for name in _TEXT_FIELDS:
         value = record.get(name)
@@ -453,7 +462,6 @@ def _envelope(record: dict[str, Any], sender: str) -> RecordEnvelope:
         errors.append(FieldError("author", "is not the node whose feed carried the record"))
     if errors:
         raise RecordInvalid(errors, record_type=str(record.get("type", "")))
-    return RecordEnvelope.from_dict(record)
 
 
 def check_record(record: dict[str, Any], *, sender: str, now_ms: int) -> Checked:
@@ -462,8 +470,15 @@ def check_record(record: dict[str, Any], *, sender: str, now_ms: int) -> Checked
     A record that fails is held, never dropped: ``problem`` says why.
     """
     try:
-        env = _envelope(record, sender)
-        body = schemas.validate(env.type, env.data, version=env.v, today=_today(now_ms, env.hlc))
+        _envelope(record, sender)
+        kind, v, hlc = record["type"], record["v"], record["hlc"]
+        today = _today(now_ms, hlc)
+        demographic = schemas.record_type(kind).kind is Kind.DEMOGRAPHIC
+        body = None
+        if demographic:  # merged per field: its normalised body is needed
+            body = schemas.validate(kind, record["data"], version=v, today=today)
+        else:
+            schemas.check(kind, record["data"], version=v, today=today)
         content = encode(record)
     except schemas.VersionTooNew as exc:
         return Checked(None, b"", ("version-too-new", str(exc)), _record_id(record))
@@ -475,10 +490,11 @@ def check_record(record: dict[str, Any], *, sender: str, now_ms: int) -> Checked
         return Checked(
             None, b"", ("invalid", f"record cannot be encoded canonically: {exc}"), _record_id(record)
         )
-    row = (env.id, env.fact_id, env.type, env.v, env.resident_id, env.author, env.hlc)
-    if schemas.record_type(env.type).kind is Kind.DEMOGRAPHIC:
-        return Checked(row, content, record_id=env.id, demographic=record, body=body)
-    return Checked(row, content, record_id=env.id)
+    rid = record["id"]
+    row = (rid, record["fact_id"], kind, v, record["resident_id"], record["author"], hlc)
+    if demographic:
+        return Checked(row, content, record_id=rid, demographic=record, body=body)
+    return Checked(row, content, record_id=rid)
 
 
 class Applier:
