@@ -27,7 +27,9 @@ import uuid6
 
 from .mpi import MasterIndex, Registration, create_tables
 
-__all__ = ["MIGRATIONS", "Database", "connect"]
+__all__ = ["MIGRATIONS", "READER_CACHE_KB", "Database", "connect"]
+
+READER_CACHE_KB = 512  # page cache of each reader connection
 
 Step = str | Callable[[sqlite3.Connection], None]
 
@@ -367,6 +369,9 @@ class Database:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = connect(self.path)
+            # One reader per server thread (up to anyio's 40): a small page cache each, so the
+            # server's memory does not grow with the threads that have served a request.
+            conn.execute(f"PRAGMA cache_size = -{READER_CACHE_KB}")
             self._local.conn = conn
             with self.write_lock:
                 self._readers.append(conn)
