@@ -11,7 +11,8 @@ if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
 # Debian packages the project needs (checked one by one so a ready machine skips apt entirely).
 # pcscd + vsmartcard-vpcd: the PC/SC stack and virtual reader the card tests run against;
 # swig, libpcsclite-dev, gcc and python3-dev: to build pyscard (it ships no Linux wheel).
-DEBS=(ca-certificates sqlite3 pcscd libpcsclite-dev swig vsmartcard-vpcd gcc python3-dev)
+# chromium + fonts-noto-cjk: the browser tests (Playwright drives /usr/bin/chromium) and screenshots.
+DEBS=(ca-certificates sqlite3 pcscd libpcsclite-dev swig vsmartcard-vpcd gcc python3-dev chromium fonts-noto-cjk)
 if ! python3 -c 'import venv, ensurepip' >/dev/null 2>&1; then DEBS+=(python3-venv python3-dev); fi
 missing=()
 for p in "${DEBS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
