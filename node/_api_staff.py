@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, patch, post
-from litestar.datastructures import Cookie
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 import schemas
@@ -15,7 +14,6 @@ from ._access import PERMISSIONS, Permission
 from ._api_support import Ctx
 from ._audit import audit_entries
 from ._auth import (
-    SESSION_HOURS,
     AuthError,
     Staff,
     add_user,
@@ -27,7 +25,7 @@ from ._auth import (
     set_password,
 )
 from ._db import Database
-from ._web_auth import SESSION_COOKIE, require
+from ._web_auth import require, session_cookie
 
 __all__ = ["AdminController", "CodeController", "SessionController", "StatusController"]
 
@@ -53,22 +51,13 @@ class SessionController(Controller):
         db: Database = request.app.state.db
         staff = authenticate(db, _str_field(data, "user"), _str_field(data, "password"))
         token = issue_token(db, staff.name, kind="session")
-        cookie = Cookie(
-            key=SESSION_COOKIE,
-            value=token,
-            httponly=True,
-            samesite="strict",
-            max_age=SESSION_HOURS * 3600,
-            path="/",
-        )
+        cookie = session_cookie(token)
         return Response({"user": staff.name, "role": staff.role.value, "token": token}, cookies=[cookie])
 
     @post("/logout", sync_to_thread=True, status_code=200)
     def logout(self, request: Req) -> Response[dict[str, Any]]:
         revoke_token(request.app.state.db, request.auth)
-        return Response(
-            {"logged_out": True}, cookies=[Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/")]
-        )
+        return Response({"logged_out": True}, cookies=[session_cookie(None)])
 
     @get("/me", sync_to_thread=False)
     def me(self, request: Req) -> dict[str, Any]:

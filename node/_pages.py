@@ -31,7 +31,7 @@ from litestar.static_files import create_static_files_router
 
 from ._access import DEFAULT_PURPOSE, PERMISSIONS, Permission
 from ._api_support import Ctx
-from ._auth import SESSION_HOURS, AuthError, Staff, authenticate, issue_token, revoke_token
+from ._auth import AuthError, Staff, authenticate, issue_token, revoke_token
 from ._db import Database
 from ._desk_read import queue_entry
 from ._desk_services import Desk
@@ -41,7 +41,7 @@ from ._store import NotFound
 from ._sync import SyncClient
 from ._sync_errors import FeedBehindHub, HubUnreachable, SyncError
 from ._tree import file_tree
-from ._web_auth import SESSION_COOKIE, require
+from ._web_auth import require, session_cookie
 
 __all__ = ["PAGE_PATHS", "STATIC_DIR", "page_handlers"]
 
@@ -160,22 +160,13 @@ class LoginPages(Controller):
         except AuthError:
             return _render(request, "login.html", status=401, next=target, error="bad-login", user=user)
         token = issue_token(db, staff.name, kind="session")
-        cookie = Cookie(
-            key=SESSION_COOKIE,
-            value=token,
-            httponly=True,
-            samesite="strict",
-            max_age=SESSION_HOURS * 3600,
-            path="/",
-        )
+        cookie = session_cookie(token)
         return Redirect(target, status_code=303, cookies=[cookie])
 
     @post("/logout", sync_to_thread=True, status_code=303)
     def logout(self, request: Req) -> Response[Any]:
         revoke_token(request.app.state.db, request.auth)
-        return Redirect(
-            "/login", status_code=303, cookies=[Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/")]
-        )
+        return Redirect("/login", status_code=303, cookies=[session_cookie(None)])
 
 
 class DeskPages(Controller):

@@ -11,18 +11,33 @@ from collections.abc import Callable
 from typing import Any
 
 from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
 from ._access import DEFAULT_PURPOSE, Permission, allowed
 from ._audit import record_access
-from ._auth import AuthError, Staff, resolve_token
+from ._auth import SESSION_HOURS, AuthError, Staff, resolve_token
 from ._db import Database
 
-__all__ = ["SESSION_COOKIE", "TokenAuthMiddleware", "require"]
+__all__ = ["SESSION_COOKIE", "TokenAuthMiddleware", "require", "session_cookie"]
 
 SESSION_COOKIE = "rhip_session"
+
+
+def session_cookie(token: str | None) -> Cookie:
+    """The browser's session cookie for ``token`` (None: the cookie that logs it out)."""
+    if token is None:
+        return Cookie(key=SESSION_COOKIE, value="", max_age=0, path="/")
+    return Cookie(
+        key=SESSION_COOKIE,
+        value=token,
+        httponly=True,
+        samesite="strict",
+        max_age=SESSION_HOURS * 3600,
+        path="/",
+    )
 
 
 class TokenAuthMiddleware(AbstractAuthenticationMiddleware):
