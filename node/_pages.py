@@ -29,6 +29,8 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
+from schemas import RecordInvalid
+
 from ._access import DEFAULT_PURPOSE, PERMISSIONS, Permission
 from ._api_support import Ctx
 from ._auth import AuthError, Staff, authenticate, issue_token, revoke_token
@@ -36,7 +38,18 @@ from ._db import Database
 from ._desk_read import queue_entry
 from ._desk_services import Desk
 from ._pages_i18n import LANG_COOKIE, Languages, negotiate
-from ._pages_views import code_label, emergency_view, person_row, sync_bar, tree_view
+from ._pages_views import (
+    REGISTRATION_FIELDS,
+    code_label,
+    duplicate_rows,
+    emergency_view,
+    form_errors,
+    person_row,
+    registration_body,
+    registration_options,
+    sync_bar,
+    tree_view,
+)
 from ._store import NotFound
 from ._sync import SyncClient
 from ._sync_errors import FeedBehindHub, HubUnreachable, SyncError
@@ -207,6 +220,60 @@ class ResidentPages(Controller):
     path = "/residents"
     include_in_schema = False
     exception_handlers = _PAGE_ERRORS
+
+    def _form(
+        self,
+        request: Req,
+        *,
+        values: dict[str, str] | None = None,
+        errors: dict[str, list[str]] | None = None,
+        other_errors: list[str] | None = None,
+        status: int = 200,
+    ) -> Response[str]:
+        return _render(
+            request,
+            "register.html",
+            status=status,
+            values=values or dict.fromkeys(REGISTRATION_FIELDS, ""),
+            errors=errors or {},
+            other_errors=other_errors or [],
+            focus_field=next((f for f in REGISTRATION_FIELDS if f in (errors or {})), "name"),
+            options=registration_options(_lang(request)),
+        )
+
+    @get("/new", guards=[require(Permission.REGISTER)], sync_to_thread=False)
+    def new_form(self, request: Req) -> Response[str]:
+        """The desk's registration form."""
+        return self._form(request)
+
+    @post("/new", guards=[require(Permission.REGISTER)], sync_to_thread=True, status_code=303)
+    def register(self, request: Req, data: Form) -> Response[Any]:
+        """Register through the API's store path; a refused form comes back with each field's problem.
+
+        Likely duplicates are flagged by the store (as for ``POST /api/v1/residents``) and shown
+        before the clerk goes on; otherwise straight to the new resident's page.
+        """
+        ctx = Ctx(request)
+        values, body = registration_body(data)
+        try:
+            reg = ctx.store.register_resident(body, user=ctx.staff.name)
+        except RecordInvalid as exc:
+            by_field, other = form_errors(exc)
+            return self._form(request, values=values, errors=by_field, other_errors=other, status=422)
+        resident_id = reg.envelope.id
+        ctx.audit("register", resident_id=resident_id, reason="registration", detail={"via": "page"})
+        target = f"/residents/{quote(resident_id, safe='')}"
+        if not reg.duplicates:
+            return Redirect(target, status_code=303)
+        return _render(
+            request,
+            "registered.html",
+            status=201,
+            resident_id=resident_id,
+            name=values["name"],
+            target=target,
+            duplicates=duplicate_rows(ctx.store, reg.duplicates),
+        )
 
     @get("/{resident_id:str}", guards=[require(Permission.READ_DEMOGRAPHICS)], sync_to_thread=True)
     def resident(self, request: Req, resident_id: FromPath[str]) -> Response[str]:

@@ -18,19 +18,26 @@ from typing import Any
 
 import schemas
 from cardreader import CONDITIONS
+from schemas import RecordInvalid
 
 from ._access import Permission, Role, allowed
 from ._cards import node_emergency
 from ._db import Database
+from ._duplicates import DuplicateCandidate
 from ._store import NodeStore
 from ._sync_state import SyncState, sync_status
 
 __all__ = [
+    "REGISTRATION_FIELDS",
     "age_on",
     "code_label",
+    "duplicate_rows",
     "emergency_view",
+    "form_errors",
     "mask_id",
     "person_row",
+    "registration_body",
+    "registration_options",
     "sees_full_id",
     "sync_bar",
     "tree_view",
@@ -151,3 +158,90 @@ def sync_bar(db: Database, *, enrolled: bool) -> dict[str, Any]:
         "last_error": state.get("last_error"),
         "errors": status["errors"],
     }
+
+
+# -- the registration form -----------------------------------------------------------------------------
+
+# The form's fields, in the order the desk fills them in.
+REGISTRATION_FIELDS = (
+    "name",
+    "sex",
+    "birth_date",
+    "id_number",
+    "id_number_missing",
+    "phone",
+    "division_code",
+    "street",
+    "insurance_number",
+)
+_ADDRESS_FIELDS = ("division_code", "street")
+
+
+def registration_options(lang: str) -> dict[str, Any]:
+    """The select options from the code lists: sex, why an ID is missing, villages by township."""
+
+    def label(entry: Any) -> str:
+        return str(entry.en if lang == "en" else entry.zh)
+
+    divisions = schemas.code_list("division").codes
+    towns = {c.code: label(c) for c in divisions if len(c.code) == 9}
+    villages: dict[str, list[dict[str, str]]] = {}
+    for c in divisions:
+        if len(c.code) == 12 and not c.code.endswith("000"):
+            town = towns.get(c.code[:9], c.code[:9])
+            villages.setdefault(town, []).append({"code": c.code, "label": label(c)})
+    return {
+        "sex": [{"code": c.code, "label": label(c)} for c in schemas.code_list("sex").codes],
+        "id_missing": [
+            {"code": c.code, "label": label(c)} for c in schemas.code_list("id_missing_reason").codes
+        ],
+        "villages": villages,
+    }
+
+
+def registration_body(form: dict[str, str]) -> tuple[dict[str, str], dict[str, Any]]:
+    """The form as typed (trimmed) and the body for ``register_resident``; empty fields are left out."""
+    values = {f: (form.get(f) or "").strip() for f in REGISTRATION_FIELDS}
+    born = values["birth_date"]
+    if len(born) == 8 and born.isdigit():  # 19700512, quicker to type at the desk
+        values["birth_date"] = f"{born[:4]}-{born[4:6]}-{born[6:]}"
+    values["id_number"] = values["id_number"].upper()
+    body: dict[str, Any] = {f: v for f, v in values.items() if v and f not in _ADDRESS_FIELDS}
+    address = {f: values[f] for f in _ADDRESS_FIELDS if values[f]}
+    if address:
+        body["address"] = address
+    return values, body
+
+
+def form_errors(exc: RecordInvalid) -> tuple[dict[str, list[str]], list[str]]:
+    """Each problem beside its form field; problems with no field of the form go in the second list."""
+    by_field: dict[str, list[str]] = {}
+    other: list[str] = []
+    for e in exc.errors:
+        field = e.field.removeprefix("address.") if e.field.startswith("address") else e.field
+        if field == "address":
+            field = "division_code"
+        if field in REGISTRATION_FIELDS:
+            by_field.setdefault(field, []).append(e.message)
+        else:
+            other.append(str(e))
+    return by_field, other
+
+
+def duplicate_rows(store: NodeStore, candidates: list[DuplicateCandidate]) -> list[dict[str, Any]]:
+    """The possible duplicates a registration was flagged with: name, birth date, masked ID, phone."""
+    found = {r["id"]: r for r in store.resident_summaries([c.resident_id for c in candidates])}
+    rows = []
+    for c in candidates:
+        summary = found.get(c.resident_id, {})
+        rows.append(
+            {
+                "id": c.resident_id,
+                "name": c.name,
+                "birth_date": c.birth_date,
+                "id_number": mask_id(summary.get("id_number")),
+                "phone": summary.get("phone"),
+                "reasons": list(c.reasons),
+            }
+        )
+    return rows

@@ -420,3 +420,89 @@ def test_no_page_or_static_file_loads_from_another_origin(
     for path in files:
         assert _EXTERNAL.findall(path.read_text(encoding="utf-8")) == [], path
         assert client.get("/static/" + path.relative_to(STATIC_DIR).as_posix()).status_code == 200
+
+
+# -- new registration --------------------------------------------------------------------------------
+
+
+def _form(**kw: Any) -> dict[str, str]:
+    """A registration as the desk types it: resident_data flattened into the form's fields."""
+    data = resident_data(**kw)
+    form = {k: v for k, v in data.items() if isinstance(v, str)}
+    form["division_code"] = data["address"]["division_code"]
+    return form
+
+
+def test_registration_form_for_the_clerk_and_403_for_the_pharmacist(
+    client: TestClient[Any], staff_tokens: dict[str, str], store: NodeStore
+) -> None:
+    login(client, "clerk")
+    html = client.get("/residents/new").text
+    assert 'action="/residents/new"' in html and "新建登记" in html
+    assert '<option value="2">女</option>' in html and "未办理身份证" in html and "王家村" in html
+    assert 'href="/residents/new"' in client.get("/desk").text
+    login(client, "pharmacist")
+    assert 'href="/residents/new"' not in client.get("/desk").text
+    for r in (client.get("/residents/new"), client.post("/residents/new", data=_form())):
+        assert r.status_code == 403 and "无权访问" in r.text
+    denied = [e for e in audit_entries(store.db, user="pharmacist") if e["action"].startswith("denied:")]
+    assert [e["detail"]["route"] for e in denied] == ["/residents/new", "/residents/new"]
+    assert store.search("zs", limit=5) == []
+
+
+def test_registration_with_a_bad_birth_date_comes_back_with_the_message_and_stores_nothing(
+    client: TestClient[Any], staff_tokens: dict[str, str], store: NodeStore
+) -> None:
+    login(client, "clerk")
+    form = {**_form(name="王五"), "birth_date": "1970-13-45"}
+    r = client.post("/residents/new", data=form)
+    assert r.status_code == 422
+    message = re.search(r'<span class="field-error" id="birth_date-error">(.*?)</span></span>', r.text, re.S)
+    assert message is not None and "1970-13-45 is not a date" in message.group(1)
+    assert 'value="王五"' in r.text and f'value="{form["phone"]}"' in r.text
+    assert f'<option value="{form["division_code"]}" selected>' in r.text
+    assert "未保存" in r.text
+    assert store.search("王五", limit=5) == [] and store.search(form["phone"], limit=5) == []
+    assert [e for e in audit_entries(store.db, user="clerk") if e["action"] == "register"] == []
+
+
+def test_registration_redirects_to_the_new_resident(
+    client: TestClient[Any], staff_tokens: dict[str, str], store: NodeStore
+) -> None:
+    login(client, "clerk")
+    form = {
+        **_form(name="王五", birth="1980-02-29"),
+        "birth_date": "19800229",
+        "insurance_number": "NB-123456",
+    }
+    r = client.post("/residents/new", data=form, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    resident_id = r.headers["location"].removeprefix("/residents/")
+    resident = store.resident(resident_id)
+    assert (resident["name"], resident["birth_date"], resident["insurance_number"]) == (
+        "王五",
+        "1980-02-29",
+        "NB-123456",
+    )
+    assert resident["address"]["division_code"] == form["division_code"]
+    [entry] = [e for e in audit_entries(store.db, user="clerk") if e["action"] == "register"]
+    assert (entry["resident_id"], entry["reason"]) == (resident_id, "registration")
+    assert "王五" in client.get(r.headers["location"]).text
+
+
+def test_registering_someone_twice_warns_with_a_link_to_the_existing_resident(
+    client: TestClient[Any], staff_tokens: dict[str, str], store: NodeStore
+) -> None:
+    zhang = register(store, name="张三")
+    login(client, "clerk")
+    form = {**_form(name="张三"), "phone": zhang["phone"]}  # another ID number, same person
+    r = client.post("/residents/new", data=form, follow_redirects=False)
+    assert r.status_code == 201, r.text
+    warning = r.text.split('class="duplicates"', 1)[1].split("</section>", 1)[0]
+    assert f'href="/residents/{zhang["id"]}"' in warning
+    assert "张三" in warning and zhang["birth_date"] in warning and zhang["phone"] in warning
+    assert mask_id(zhang["id_number"]) in warning and zhang["id_number"] not in warning
+    assert "同名" in warning
+    [new] = [h for h in store.search(zhang["phone"], limit=5) if h["id"] != zhang["id"]]
+    assert f'href="/residents/{new["id"]}"' in r.text
+    assert store.duplicate_flags(new["id"])[0]["other_id"] == zhang["id"]
