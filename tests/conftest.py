@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from litestar.testing import TestClient
 
@@ -121,3 +122,23 @@ def client(store: NodeStore, home: NodeHome) -> Iterator[TestClient[Any]]:
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+class HubTransport(httpx.BaseTransport):
+    """A node's requests handed to the real hub app in this process, byte for byte; ``down`` cuts the link."""
+
+    def __init__(self, hub: TestClient[Any]) -> None:
+        self.hub = hub
+        self.down = False
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if self.down:
+            raise httpx.ConnectError("network is unreachable", request=request)
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
+        r = self.hub.request(
+            request.method, request.url.raw_path.decode("ascii"), content=request.read(), headers=headers
+        )
+        keep = [
+            (k, v) for k, v in r.headers.items() if k.lower() not in ("content-encoding", "content-length")
+        ]
+        return httpx.Response(r.status_code, headers=keep, content=r.content)

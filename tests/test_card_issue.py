@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from litestar.testing import TestClient
 
@@ -23,7 +22,7 @@ import cardreader as cr
 import hub
 from node import NodeHome, NodeStore, SyncClient, create_app, enroll, init_home
 
-from .conftest import auth, encounter_data, id_number, prescription_data, resident_data
+from .conftest import HubTransport, auth, encounter_data, id_number, prescription_data, resident_data
 
 TODAY = dt.date(2026, 11, 25)
 
@@ -44,17 +43,7 @@ def world(tmp_path: Path, home: NodeHome, store: NodeStore) -> Iterator[World]:
     hub_store = hub_home.store()
     app = hub.create_app(hub_store, key=hub_home.key(), hub_id=hub_home.hub_id, region="511321")
     with TestClient(app=app) as hub_client:
-
-        def link(request: httpx.Request) -> httpx.Response:
-            r = hub_client.request(
-                request.method,
-                request.url.raw_path.decode(),
-                content=request.content,
-                headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
-            )
-            return httpx.Response(r.status_code, content=r.content, headers=r.headers)
-
-        transport = httpx.MockTransport(link)
+        transport = HubTransport(hub_client)
         enroll(
             home,
             hub_url="http://hub.test",

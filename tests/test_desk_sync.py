@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import httpx
 from litestar.testing import TestClient
 
 import hub
@@ -18,7 +17,7 @@ import schemas
 from node import Desk, NodeStore, Role, Staff, SyncClient, enroll, init_home
 from sync import decode
 
-from .conftest import encounter_data, resident_data
+from .conftest import HubTransport, encounter_data, resident_data
 from .test_desk import rx
 
 
@@ -30,17 +29,7 @@ def test_the_hub_holds_every_step_and_rebuilds_the_visit(tmp_path: Path) -> None
     db = home.database()
     store = NodeStore(db, node_id=home.node_id)
     with TestClient(app=app) as hub_client:
-
-        def link(request: httpx.Request) -> httpx.Response:
-            r = hub_client.request(
-                request.method,
-                request.url.raw_path.decode(),
-                content=request.content,
-                headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
-            )
-            return httpx.Response(r.status_code, content=r.content, headers=r.headers)
-
-        transport = httpx.MockTransport(link)
+        transport = HubTransport(hub_client)
         enroll(
             home,
             hub_url="http://hub.test",

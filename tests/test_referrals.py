@@ -1,7 +1,7 @@
 """Two-way referral and remote consultation between two real clinic nodes through a real hub.
 
 The nodes (store, sync client, API) and the hub app run in this process, joined at the transport
-seam (``test_shared.HubTransport``): a township clinic refers up, the county hospital accepts and
+seam (``conftest.HubTransport``): a township clinic refers up, the county hospital accepts and
 refers back with results and its discharge summary; a consultation is asked and answered; either
 side works offline and nothing is lost. Nothing here asserts on the time. SYNTHETIC DATA ONLY.
 """

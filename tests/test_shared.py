@@ -4,7 +4,7 @@ breaking the glass, and a visiting resident's summary on demand, each audited.
 
 Hub-side tests use the test clinics of ``test_hub`` against the real hub app. Node-side tests run real
 clinic nodes (store, sync client, API) against the same real hub app in this process, joined at the
-transport seam (``HubTransport``), so a node's signed requests reach the hub as they would over HTTP.
+transport seam (``conftest.HubTransport``), so a node's signed requests reach the hub as they would over HTTP.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from click.testing import CliRunner
 from litestar.testing import TestClient
@@ -27,7 +26,7 @@ from hub import issue_token as hub_token
 from node import NodeHome, NodeStore, SyncClient, audit_entries, create_app, enroll, init_home
 from node import issue_token as staff_token
 
-from .conftest import auth, encounter_data, id_number, prescription_data, resident_data
+from .conftest import HubTransport, auth, encounter_data, id_number, prescription_data, resident_data
 from .test_hub import T0, Clinic, Clock, answer, enrolled, make_app
 from .test_record_types import EXAMPLES, chronic_followup
 
@@ -277,26 +276,6 @@ def test_a_visiting_residents_summary_is_audited_with_its_reason(
 
 
 # -- clinic nodes against the real hub ------------------------------------------------------------------
-
-
-class HubTransport(httpx.BaseTransport):
-    """A node's requests handed to the real hub app in this process, byte for byte; ``down`` cuts the link."""
-
-    def __init__(self, hub: TestClient[Any]) -> None:
-        self.hub = hub
-        self.down = False
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        if self.down:
-            raise httpx.ConnectError("network is unreachable", request=request)
-        headers = {k: v for k, v in request.headers.items() if k.lower() not in ("host", "content-length")}
-        r = self.hub.request(
-            request.method, request.url.raw_path.decode("ascii"), content=request.read(), headers=headers
-        )
-        keep = [
-            (k, v) for k, v in r.headers.items() if k.lower() not in ("content-encoding", "content-length")
-        ]
-        return httpx.Response(r.status_code, headers=keep, content=r.content)
 
 
 @dataclass
