@@ -9,7 +9,6 @@ and the ``rhip hub mpi`` commands on the same home.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,37 +18,19 @@ from litestar.testing import TestClient
 
 import schemas
 from cli import rhip
-from hub import HubHome, HubStore, init_hub_home, review_queue, show_master
+from hub import HubHome, HubStore, review_queue, show_master
 from hub import _db as hub_db
 from hub.mpi import MasterIndex, Registration
 
+from . import test_hub
 from .conftest import id_number, resident_data
-from .test_hub import T0, Clinic, Clock, answer, enrolled, make_app
+from .test_hub import Clinic, answer, enrolled, make_app
 
 NO_ID = next(iter(schemas.code_list("id_missing_reason").codes)).code
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(T0)
-
-
-@pytest.fixture
-def hub_home(tmp_path: Path) -> HubHome:
-    return init_hub_home(tmp_path / "hub", region="511321")
-
-
-@pytest.fixture
-def hub_store(hub_home: HubHome, clock: Clock) -> Iterator[HubStore]:
-    db = hub_home.database()
-    yield HubStore(db, clock=clock)
-    db.close()
-
-
-@pytest.fixture
-def client(hub_home: HubHome, hub_store: HubStore) -> Iterator[TestClient[Any]]:
-    with TestClient(app=make_app(hub_home, hub_store)) as c:
-        yield c
+# The hub app and its store, the fixtures of test_hub.
+client, clock, hub_home, hub_store = test_hub.client, test_hub.clock, test_hub.hub_home, test_hub.hub_store
 
 
 def feed(c: Clinic, client: TestClient[Any], hub_home: HubHome) -> list[dict[str, Any]]:

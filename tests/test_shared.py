@@ -21,39 +21,21 @@ from click.testing import CliRunner
 from litestar.testing import TestClient
 
 from cli import rhip
-from hub import HubHome, HubStore, init_hub_home
+from hub import HubHome, HubStore
 from hub import issue_token as hub_token
 from node import NodeHome, NodeStore, SyncClient, audit_entries, create_app, enroll, init_home
 from node import issue_token as staff_token
 
+from . import test_hub
 from .conftest import HubTransport, auth, encounter_data, id_number, prescription_data, resident_data
-from .test_hub import T0, Clinic, Clock, answer, enrolled, make_app
+from .test_hub import Clinic, Clock, answer, enrolled
 from .test_record_types import EXAMPLES, chronic_followup
 
 A, B, C = "511321100", "511321101", "511321102"
 
 
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(T0)
-
-
-@pytest.fixture
-def hub_home(tmp_path: Path) -> HubHome:
-    return init_hub_home(tmp_path / "hub", region="511321")
-
-
-@pytest.fixture
-def hub_store(hub_home: HubHome, clock: Clock) -> Iterator[HubStore]:
-    db = hub_home.database()
-    yield HubStore(db, clock=clock)
-    db.close()
-
-
-@pytest.fixture
-def client(hub_home: HubHome, hub_store: HubStore) -> Iterator[TestClient[Any]]:
-    with TestClient(app=make_app(hub_home, hub_store)) as c:
-        yield c
+# The hub app and its store, the fixtures of test_hub.
+client, clock, hub_home, hub_store = test_hub.client, test_hub.clock, test_hub.hub_home, test_hub.hub_store
 
 
 def push(c: Clinic, client: TestClient[Any], *records: dict[str, Any]) -> None:
