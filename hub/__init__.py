@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ._feeds import pull_frames
     from ._home import HomeError, HubHome, init_hub_home
     from ._identity import IdentityRefused
-    from ._ingest import MAX_AHEAD_MS, BatchReceipt, Receipt, RetryReport, receive, receive_batch, retry_held
+    from ._ingest import MAX_AHEAD_MS, BatchReceipt, Receipt, RetryReport, retry_held
     from ._operator import (
         decide_review,
         estimate_weights,
@@ -94,8 +94,6 @@ _LAZY = {
     "merge_masters": "._operator",
     "privacy_rules": "._operator",
     "pull_frames": "._feeds",
-    "receive": "._ingest",
-    "receive_batch": "._ingest",
     "retry_held": "._ingest",
     "review_queue": "._operator",
     "revoke_clinic": "._enrol",
@@ -157,8 +155,6 @@ __all__ = [
     "merge_masters",
     "privacy_rules",
     "pull_frames",
-    "receive",
-    "receive_batch",
     "retry_held",
     "review_queue",
     "revoke_clinic",

@@ -79,8 +79,6 @@ __all__ = [
     "check_record",
     "known_node",
     "open_and_check",
-    "receive",
-    "receive_batch",
     "retry_held",
 ]
 
@@ -139,30 +137,6 @@ def known_node(reads: Reads, node_id: str) -> NodeInfo:
             reason="revoked",
         )
     return node
-
-
-def receive(store: HubStore, frame: bytes, *, node_id: str, key: Ed25519PrivateKey) -> Receipt:
-    """Open, decide and apply one changeset frame sent on ``node_id``'s feed.
-
-    Raises Malformed or BadSignature (the frame), NodeRefused (the node),
-    ChainBroken (a gap) or Fork (after quarantining the frame).
-    """
-    return receive_batch(store, [frame], node_id=node_id, key=key).receipts[0]
-
-
-def receive_batch(
-    store: HubStore, frames: list[bytes], *, node_id: str, key: Ed25519PrivateKey
-) -> BatchReceipt:
-    """Open, check and apply consecutive frames of ``node_id``'s feed; the accepted ones in one transaction.
-
-    A refusal of the first frame is raised as ``receive`` raises it; a
-    refusal of a later one stops the batch there (``stopped``) and keeps what
-    came before it. The hub's API runs the same steps with the opening and
-    checking in worker processes (``hub._checks``): ``open_and_check`` is pure.
-    """
-    public_key = known_node(store.reads(), node_id).public_key
-    batch = open_and_check(frames, public_key=public_key, node_id=node_id, now_ms=store.now_ms())
-    return apply_batch(store, batch, key=key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +278,13 @@ def _feed_key(node_id: str, public_key: bytes) -> Callable[[str], bytes]:
 
 
 def apply_batch(store: HubStore, batch: OpenedBatch, *, key: Ed25519PrivateKey) -> BatchReceipt:
-    """Decide and apply an opened, checked batch in one transaction (rule 2)."""
+    """Decide and apply an opened, checked batch in one transaction (rule 2).
+
+    A refusal of the batch's first frame is raised (ChainBroken, or Fork after
+    quarantining it); a refusal of a later one stops the batch there
+    (``stopped``) and keeps what came before it. The batch comes from
+    ``open_and_check``, which the API runs in worker processes (``hub._checks``).
+    """
     node_id, stopped = batch.node_id, batch.stopped
     receipts: list[Receipt] = []
     fork: tuple[SealedChangeset, bytes, Fork] | None = None
