@@ -103,6 +103,16 @@ def _unknown(data: dict[str, Any], allowed: tuple[str, ...]) -> Answer | None:
     return None
 
 
+def _about_resident(data: dict[str, Any], allowed: tuple[str, ...]) -> tuple[str, dict[str, Any]] | Answer:
+    """``(resident_id, the record's fields)`` of a new referral or consultation, or the refusal."""
+    resident_id = _resident(data)
+    if isinstance(resident_id, Response):
+        return resident_id
+    body = {k: v for k, v in data.items() if k != "resident_id"}
+    refused = _unknown(body, allowed)
+    return refused if refused is not None else (resident_id, body)
+
+
 def _choice(name: str, value: str | None, allowed: tuple[str, ...]) -> Answer | None:
     if value is not None and value not in allowed:
         return _bad(400, name, f"must be one of {', '.join(allowed)}")
@@ -124,13 +134,10 @@ class ReferralController(Controller):
         """Refer a resident registered here to another clinic: ``{"resident_id", "to_clinic", "reason",
         "preliminary_diagnoses"?, "history_summary"?, "treatment_given"?, "urgency"?}``."""
         ctx = Ctx(request)
-        resident_id = _resident(data)
-        if isinstance(resident_id, Response):
-            return resident_id
-        body = {k: v for k, v in data.items() if k != "resident_id"}
-        refused = _unknown(body, _REFERRAL_FIELDS)
-        if refused is not None:
-            return refused
+        asked = _about_resident(data, _REFERRAL_FIELDS)
+        if isinstance(asked, Response):
+            return asked
+        resident_id, body = asked
         env = refer_out(_clinic(ctx), resident_id, body)
         ctx.audit("referral:out", resident_id=resident_id, record_id=env.id)
         return Response({"id": env.id, "status": "sent", "record": env.as_dict()}, status_code=201)
@@ -236,13 +243,10 @@ class ReferralController(Controller):
         """Ask another clinic's doctor about a resident registered here: ``{"resident_id",
         "consulting_clinic", "question", "diagnoses"?, "attachment_ids"?}``."""
         ctx = Ctx(request)
-        resident_id = _resident(data)
-        if isinstance(resident_id, Response):
-            return resident_id
-        body = {k: v for k, v in data.items() if k != "resident_id"}
-        refused = _unknown(body, _CONSULT_FIELDS)
-        if refused is not None:
-            return refused
+        asked = _about_resident(data, _CONSULT_FIELDS)
+        if isinstance(asked, Response):
+            return asked
+        resident_id, body = asked
         env = request_consultation(_clinic(ctx), resident_id, body)
         ctx.audit("consultation:request", resident_id=resident_id, record_id=env.id)
         return Response({"id": env.id, "status": "requested", "record": env.as_dict()}, status_code=201)
