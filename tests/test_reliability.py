@@ -455,8 +455,10 @@ def test_hub_sigkilled_while_ingesting(cluster: Cluster) -> None:
     for trial in range(20):
         if not cluster.hub.running:
             cluster.hub.start()
-        if unsent(cluster, node) < 1000:  # keep a large backlog: many changesets
-            node.write(600, seed=100 + trial, shared=shared)
+        # Keep a backlog the hub needs longer to take than the kill can wait (0.4 s), even over the
+        # fast link with batched uploads: many changesets.
+        if unsent(cluster, node) < 3000:
+            node.write(1500, seed=100 + trial, shared=shared)
         cluster.proxy.set(bytes_per_s=60_000 if trial % 2 else None)
         sent = cluster.proxy.bytes_up
         proc = node.spawn_sync()
