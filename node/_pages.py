@@ -37,7 +37,7 @@ from ._auth import AuthError, Staff, authenticate, issue_token, revoke_token
 from ._db import Database
 from ._desk_read import queue_entry
 from ._desk_services import Desk
-from ._pages_i18n import LANG_COOKIE, Languages, negotiate
+from ._pages_i18n import LANG_COOKIE, Languages, languages, negotiate
 from ._pages_views import (
     REGISTRATION_FIELDS,
     code_label,
@@ -73,7 +73,7 @@ _LANGUAGES: Languages | None = None
 def _languages() -> Languages:
     global _LANGUAGES  # noqa: PLW0603 - built once, on first use: the templates are read-only
     if _LANGUAGES is None:
-        _LANGUAGES = Languages()
+        _LANGUAGES = languages()
     return _LANGUAGES
 
 

@@ -1,103 +1,36 @@
-"""The pages' languages: which one a request gets, and one Jinja environment per language.
+"""The clinic's pages' templates and message catalogues (the language rules: ``schemas.i18n``).
 
-Rules:
-1. Two languages: Simplified Chinese (``zh_CN``, the default) and English (``en``).
-2. ``?lang=`` wins, then the ``rhip_lang`` cookie (set when ``?lang=`` is given),
-   then ``Accept-Language``: English only when the browser prefers an English
-   tag over any Chinese one; anything else, or nothing, is Chinese.
-3. Messages are GNU gettext catalogues, ``locale/<lang>/LC_MESSAGES/rhip.po``,
-   compiled to ``rhip.mo`` beside them (``msgfmt``; the tests hold the two in
-   step). msgids are English, so the English catalogue may leave them as they are.
-4. Each language has its own Jinja environment with its translations
-   installed once, so rendering never swaps translations under a running thread.
+The messages are split by area, one gettext domain each, in
+``locale/<lang>/LC_MESSAGES/<domain>.po`` (compiled to ``.mo``):
+
+- ``rhip``: login, the desk, registration, the resident page, the queue, sync;
+- ``visit``: recording a visit, the cashier, the pharmacy and the examinations;
+- ``care``: follow-ups, referrals, consultations, the shared summary and break-glass.
 """
 
 from __future__ import annotations
 
-import gettext
 from pathlib import Path
-from typing import Any
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from schemas.i18n import DEFAULT_LANG, LANG_COOKIE, LANGS, Languages, negotiate
 
 __all__ = [
     "DEFAULT_LANG",
+    "DOMAINS",
     "LANGS",
     "LANG_COOKIE",
     "LOCALE_DIR",
     "TEMPLATE_DIR",
     "Languages",
+    "languages",
     "negotiate",
 ]
 
-LANGS = ("zh_CN", "en")
-DEFAULT_LANG = "zh_CN"
-LANG_COOKIE = "rhip_lang"
-DOMAIN = "rhip"
 LOCALE_DIR = Path(__file__).parent / "locale"
 TEMPLATE_DIR = Path(__file__).parent / "templates"
-
-_ALIASES = {"zh": "zh_CN", "zh_cn": "zh_CN", "zh-cn": "zh_CN", "zh-hans": "zh_CN", "en": "en"}
-
-
-def _known(tag: str | None) -> str | None:
-    if not tag:
-        return None
-    tag = tag.strip().lower()
-    return _ALIASES.get(tag) or _ALIASES.get(tag.split("-")[0].split("_")[0])
+DOMAINS = ("rhip", "visit", "care")
 
 
-def _preferred(accept_language: str) -> str | None:
-    """The first known language of an ``Accept-Language`` header, by q-value then order."""
-    ranked: list[tuple[float, int, str]] = []
-    for i, part in enumerate(accept_language.split(",")):
-        tag, _, params = part.strip().partition(";")
-        q = 1.0
-        for p in params.split(";"):
-            name, _, value = p.strip().partition("=")
-            if name == "q":
-                try:
-                    q = float(value)
-                except ValueError:
-                    q = 0.0
-        lang = _known(tag)
-        if lang is not None and q > 0:
-            ranked.append((-q, i, lang))
-    return min(ranked)[2] if ranked else None
-
-
-def negotiate(query: str | None, cookie: str | None, accept_language: str | None) -> str:
-    """The language of a page (rule 2)."""
-    for given in (query, cookie):
-        if (lang := _known(given)) is not None:
-            return lang
-    return _preferred(accept_language or "") or DEFAULT_LANG
-
-
-def translations(lang: str) -> gettext.GNUTranslations:
-    with (LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.mo").open("rb") as fp:
-        return gettext.GNUTranslations(fp)
-
-
-class Languages:
-    """One Jinja environment per language, over ``templates/``."""
-
-    def __init__(self, template_dir: Path = TEMPLATE_DIR) -> None:
-        self._envs: dict[str, Environment] = {}
-        for lang in LANGS:
-            env = Environment(
-                loader=FileSystemLoader(template_dir),
-                autoescape=select_autoescape(default=True, default_for_string=True),
-                undefined=StrictUndefined,
-                extensions=["jinja2.ext.i18n"],
-                trim_blocks=True,
-                lstrip_blocks=True,
-            )
-            env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
-            self._envs[lang] = env
-
-    def env(self, lang: str) -> Environment:
-        return self._envs[lang]
-
-    def render(self, lang: str, template: str, **context: Any) -> str:
-        return self._envs[lang].get_template(template).render(lang=lang, **context)
+def languages() -> Languages:
+    """The pages' Jinja environments, one per language."""
+    return Languages(TEMPLATE_DIR, LOCALE_DIR, DOMAINS)

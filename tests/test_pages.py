@@ -3,23 +3,21 @@ the queue, the sync bar and page, languages, the audit, and nothing loaded from 
 
 from __future__ import annotations
 
-import ast
-import gettext
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
-from jinja2 import Environment
 from litestar.testing import TestClient
 
 from node import NodeStore, audit_entries
-from node._pages_i18n import LANGS, LOCALE_DIR, TEMPLATE_DIR, negotiate
+from node._pages_i18n import DOMAINS, LOCALE_DIR, TEMPLATE_DIR, negotiate
 from node._pages_views import mask_id, sync_bar
 from node._remote import save_directory
 from node._sync_state import SyncState
 from schemas import RecordEnvelope
 
+from .catalogues import compiled_differences, template_messages, untranslated
 from .conftest import PASSWORD, auth, encounter_data, resident_data
 from .test_record_types import EXAMPLES
 
@@ -342,46 +340,14 @@ def test_language_negotiation() -> None:
     assert negotiate("klingon", None, "en") == "en"
 
 
-def _po_catalogue(path: Path) -> dict[str, str]:
-    """msgid → msgstr of a .po file (single and continued lines; no plurals or contexts in ours)."""
-    out: dict[str, str] = {}
-    key: str | None = None
-    parts: dict[str, list[str]] = {}
-    for raw in [*path.read_text(encoding="utf-8").splitlines(), ""]:
-        line = raw.strip()
-        if line.startswith(("msgid ", "msgstr ")):
-            key, _, rest = line.partition(" ")
-            parts[key] = [rest]
-        elif line.startswith('"') and key:
-            parts[key].append(line)
-        elif not line and "msgid" in parts:
-            msgid, msgstr = ("".join(ast.literal_eval(s) for s in parts[k]) for k in ("msgid", "msgstr"))
-            if msgid and msgstr:
-                out[msgid] = msgstr
-            parts, key = {}, None
-    return out
-
-
-@pytest.mark.parametrize("lang", LANGS)
-def test_compiled_catalogues_match_their_sources(lang: str) -> None:
-    folder = LOCALE_DIR / lang / "LC_MESSAGES"
-    with (folder / "rhip.mo").open("rb") as fp:
-        compiled = gettext.GNUTranslations(fp)
-    catalogue = {k: v for k, v in compiled._catalog.items() if k}  # type: ignore[attr-defined]
-    assert catalogue == _po_catalogue(folder / "rhip.po"), "run msgfmt -o rhip.mo rhip.po (docs/pages.md)"
+def test_compiled_catalogues_match_their_sources() -> None:
+    assert compiled_differences(LOCALE_DIR) == []
+    assert {po.stem for po in LOCALE_DIR.glob("*/LC_MESSAGES/*.po")} == set(DOMAINS)
 
 
 def test_every_template_message_is_in_both_catalogues_and_translated_to_chinese() -> None:
-    env = Environment(extensions=["jinja2.ext.i18n"])
-    used = set()
-    for template in TEMPLATE_DIR.glob("*.html"):
-        for _, _, msg in env.extract_translations(template.read_text(encoding="utf-8")):
-            used.add(msg[0] if isinstance(msg, tuple) else msg)
-    assert len(used) > 50
-    zh = _po_catalogue(LOCALE_DIR / "zh_CN" / "LC_MESSAGES" / "rhip.po")
-    en_ids = (LOCALE_DIR / "en" / "LC_MESSAGES" / "rhip.po").read_text(encoding="utf-8")
-    assert sorted(used - set(zh)) == []
-    assert [m for m in used if 'msgid "' + m.replace('"', '\\"') + '"' not in en_ids] == []
+    assert len(template_messages(TEMPLATE_DIR)) > 50
+    assert untranslated(TEMPLATE_DIR, LOCALE_DIR) == {"zh_CN": [], "en": []}
 
 
 # -- nothing from another origin ---------------------------------------------------------------------
