@@ -16,28 +16,25 @@ Rules:
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import quote
 
-from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import Cookie
-from litestar.enums import MediaType, RequestEncodingType
-from litestar.exceptions import HTTPException, NotAuthorizedException, PermissionDeniedException
-from litestar.params import Body, FromPath, FromQuery
+from litestar import Controller, Response, get, post
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 from litestar.static_files import create_static_files_router
 
 from schemas import RecordInvalid
 
-from ._access import DEFAULT_PURPOSE, PERMISSIONS, Permission
+from ._access import DEFAULT_PURPOSE, Permission
 from ._api_support import Ctx
-from ._auth import AuthError, Staff, authenticate, issue_token, revoke_token
+from ._auth import AuthError, authenticate, issue_token, revoke_token
 from ._db import Database
 from ._desk_read import queue_entry
 from ._desk_services import Desk
-from ._pages_i18n import LANG_COOKIE, Languages, languages, negotiate
+from ._pages_base import PAGE_ERRORS, AnyReq, Form, Req, page_lang, page_today, render, safe_next
+from ._pages_care import CARE_PAGES
 from ._pages_views import (
     REGISTRATION_FIELDS,
     code_label,
@@ -47,10 +44,9 @@ from ._pages_views import (
     person_row,
     registration_body,
     registration_options,
-    sync_bar,
     tree_view,
 )
-from ._store import NotFound
+from ._pages_visit import VISIT_PAGES
 from ._sync import SyncClient
 from ._sync_errors import FeedBehindHub, HubUnreachable, SyncError
 from ._tree import file_tree
@@ -63,115 +59,26 @@ STATIC_DIR = Path(__file__).parent / "static"
 PAGE_PATHS = ["^/login$", "^/static/"]
 SEARCH_LIMIT = 20
 
-Req = Request[Staff, Any, Any]
-AnyReq = Request[Any, Any, Any]
-Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
-
-_LANGUAGES: Languages | None = None
-
-
-def _languages() -> Languages:
-    global _LANGUAGES  # noqa: PLW0603 - built once, on first use: the templates are read-only
-    if _LANGUAGES is None:
-        _LANGUAGES = languages()
-    return _LANGUAGES
-
-
-def _lang(request: AnyReq) -> str:
-    return negotiate(
-        request.query_params.get("lang"),
-        request.cookies.get(LANG_COOKIE),
-        request.headers.get("accept-language"),
-    )
-
-
-def _today(request: AnyReq) -> dt.date:
-    desk: Desk = request.app.state.desk
-    return desk.now().date()
-
-
-def _render(request: AnyReq, template: str, *, status: int = 200, **context: Any) -> Response[str]:
-    lang = _lang(request)
-    staff = request.scope.get("user")
-    page: dict[str, Any] = {
-        "path": request.url.path,
-        "clinic_name": request.app.state.name,
-        "staff": None,
-        "sync": None,
-    }
-    if isinstance(staff, Staff):
-        page["staff"] = {
-            "name": staff.display_name or staff.name,
-            "role": staff.role.value,
-            "can": {p.name.lower() for p in PERMISSIONS[staff.role]},
-        }
-        page["sync"] = sync_bar(request.app.state.db, enrolled=request.app.state.sync is not None)
-    html = _languages().render(lang, template, page=page, **context)
-    cookies = []
-    if request.query_params.get("lang"):  # remembered for the next pages
-        cookies.append(Cookie(key=LANG_COOKIE, value=lang, path="/", samesite="strict", max_age=365 * 86400))
-    return Response(html, status_code=status, media_type=MediaType.HTML, cookies=cookies)
-
-
-def _safe_next(target: str | None) -> str:
-    """Only a path on this node: never another site (an open redirect)."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return "/desk"
-
-
-# -- errors, as pages --------------------------------------------------------------------------------
-
-
-def _login_needed(request: AnyReq, _: NotAuthorizedException) -> Response[Any]:
-    target = "/login?next=" + quote(request.url.path, safe="/")
-    if request.headers.get("hx-request"):
-        return Response("", status_code=401, headers={"HX-Redirect": target})
-    return Redirect(target, status_code=303)
-
-
-def _refused(request: AnyReq, exc: PermissionDeniedException) -> Response[str]:
-    return _render(request, "error.html", status=403, status_code=403, detail=exc.detail)
-
-
-def _not_found(request: AnyReq, exc: NotFound) -> Response[str]:
-    return _render(request, "error.html", status=404, status_code=404, detail=str(exc))
-
-
-def _http_error(request: AnyReq, exc: HTTPException) -> Response[str]:
-    return _render(
-        request, "error.html", status=exc.status_code, status_code=exc.status_code, detail=exc.detail
-    )
-
-
-_PAGE_ERRORS: dict[Any, Any] = {
-    NotAuthorizedException: _login_needed,
-    PermissionDeniedException: _refused,
-    NotFound: _not_found,
-    HTTPException: _http_error,
-}
-
-
 # -- the pages ---------------------------------------------------------------------------------------
 
 
 class LoginPages(Controller):
     path = "/"
     include_in_schema = False
-    exception_handlers = _PAGE_ERRORS
+    exception_handlers = PAGE_ERRORS
 
     @get("/login", exclude_from_auth=True, sync_to_thread=False)
     def form(self, request: AnyReq, next: FromQuery[str | None] = None) -> Response[str]:
-        return _render(request, "login.html", next=_safe_next(next), error=None, user="")
+        return render(request, "login.html", next=safe_next(next), error=None, user="")
 
     @post("/login", exclude_from_auth=True, sync_to_thread=True, status_code=303)
     def login(self, request: AnyReq, data: Form) -> Response[Any]:
         db: Database = request.app.state.db
-        user, target = data.get("user", "").strip(), _safe_next(data.get("next"))
+        user, target = data.get("user", "").strip(), safe_next(data.get("next"))
         try:
             staff = authenticate(db, user, data.get("password", ""))
         except AuthError:
-            return _render(request, "login.html", status=401, next=target, error="bad-login", user=user)
+            return render(request, "login.html", status=401, next=target, error="bad-login", user=user)
         token = issue_token(db, staff.name, kind="session")
         cookie = session_cookie(token)
         return Redirect(target, status_code=303, cookies=[cookie])
@@ -185,7 +92,7 @@ class LoginPages(Controller):
 class DeskPages(Controller):
     path = "/desk"
     include_in_schema = False
-    exception_handlers = _PAGE_ERRORS
+    exception_handlers = PAGE_ERRORS
     guards = [require(Permission.SEARCH)]  # noqa: RUF012 - Litestar's layer attribute
 
     def _hits(self, request: Req, q: str) -> list[dict[str, Any]]:
@@ -195,17 +102,17 @@ class DeskPages(Controller):
             return []
         results = ctx.store.search(q, limit=SEARCH_LIMIT)
         ctx.audit("search", detail={"query": q, "results": len(results)})
-        today, lang = _today(request), _lang(request)
+        today, lang = page_today(request), page_lang(request)
         return [person_row(r, role=ctx.staff.role, today=today, lang=lang) for r in results]
 
     @get("/", sync_to_thread=True)
     def desk(self, request: Req, q: FromQuery[str] = "") -> Response[str]:
-        return _render(request, "desk.html", q=q, hits=self._hits(request, q), searched=bool(q.strip()))
+        return render(request, "desk.html", q=q, hits=self._hits(request, q), searched=bool(q.strip()))
 
     @get("/results", sync_to_thread=True)
     def results(self, request: Req, q: FromQuery[str] = "") -> Response[str]:
         """The hits as the clerk types (an htmx fragment)."""
-        return _render(request, "_results.html", q=q, hits=self._hits(request, q), searched=bool(q.strip()))
+        return render(request, "_results.html", q=q, hits=self._hits(request, q), searched=bool(q.strip()))
 
     @get("/open", sync_to_thread=True)
     def open_first(self, request: Req, q: FromQuery[str] = "") -> Response[Any]:
@@ -213,13 +120,13 @@ class DeskPages(Controller):
         hits = self._hits(request, q)
         if hits:
             return Redirect(f"/residents/{quote(hits[0]['id'], safe='')}", status_code=303)
-        return _render(request, "desk.html", q=q, hits=[], searched=bool(q.strip()))
+        return render(request, "desk.html", q=q, hits=[], searched=bool(q.strip()))
 
 
 class ResidentPages(Controller):
     path = "/residents"
     include_in_schema = False
-    exception_handlers = _PAGE_ERRORS
+    exception_handlers = PAGE_ERRORS
 
     def _form(
         self,
@@ -230,7 +137,7 @@ class ResidentPages(Controller):
         other_errors: list[str] | None = None,
         status: int = 200,
     ) -> Response[str]:
-        return _render(
+        return render(
             request,
             "register.html",
             status=status,
@@ -238,7 +145,7 @@ class ResidentPages(Controller):
             errors=errors or {},
             other_errors=other_errors or [],
             focus_field=next((f for f in REGISTRATION_FIELDS if f in (errors or {})), "name"),
-            options=registration_options(_lang(request)),
+            options=registration_options(page_lang(request)),
         )
 
     @get("/new", guards=[require(Permission.REGISTER)], sync_to_thread=False)
@@ -265,7 +172,7 @@ class ResidentPages(Controller):
         target = f"/residents/{quote(resident_id, safe='')}"
         if not reg.duplicates:
             return Redirect(target, status_code=303)
-        return _render(
+        return render(
             request,
             "registered.html",
             status=201,
@@ -279,7 +186,7 @@ class ResidentPages(Controller):
     def resident(self, request: Req, resident_id: FromPath[str]) -> Response[str]:
         """Demographics, the emergency data and the health file tree, audited as the API's file tree."""
         ctx = Ctx(request)
-        lang, readable = _lang(request), ctx.readable()
+        lang, readable = page_lang(request), ctx.readable()
         tree = file_tree(ctx.store, resident_id, readable=readable)
         emergency = emergency_view(ctx.store, resident_id, readable=readable, lang=lang)
         why = DEFAULT_PURPOSE[ctx.staff.role]  # the purpose the API records for this role
@@ -289,8 +196,8 @@ class ResidentPages(Controller):
                 "read:prenatal-via-child", resident_id=mother_id, detail={"child": resident_id}, reason=why
             )
         resident = tree["resident"]
-        person = person_row(resident, role=ctx.staff.role, today=_today(request), lang=lang)
-        return _render(
+        person = person_row(resident, role=ctx.staff.role, today=page_today(request), lang=lang)
+        return render(
             request,
             "resident.html",
             person=person,
@@ -305,7 +212,7 @@ class ResidentPages(Controller):
 class QueuePages(Controller):
     path = "/queue"
     include_in_schema = False
-    exception_handlers = _PAGE_ERRORS
+    exception_handlers = PAGE_ERRORS
 
     @get("/", guards=[require(Permission.DESK_QUEUE)], sync_to_thread=True)
     def queue(self, request: Req) -> Response[str]:
@@ -326,7 +233,7 @@ class QueuePages(Controller):
                 "residents": sorted(residents),
             },
         )
-        lang = _lang(request)
+        lang = page_lang(request)
         visits = []
         for s in states:
             entry = queue_entry(s, residents.get(s.resident_id), now)
@@ -336,7 +243,7 @@ class QueuePages(Controller):
             )
             entry["department_label"] = code_label("department", s.department, lang)
             visits.append(entry)
-        return _render(request, "queue.html", day=now.date().isoformat(), visits=visits)
+        return render(request, "queue.html", day=now.date().isoformat(), visits=visits)
 
 
 class SyncPages(Controller):
@@ -344,22 +251,22 @@ class SyncPages(Controller):
 
     path = "/sync"
     include_in_schema = False
-    exception_handlers = _PAGE_ERRORS
+    exception_handlers = PAGE_ERRORS
 
     @get("/", sync_to_thread=True)
     def state(self, request: Req) -> Response[str]:
-        return _render(request, "sync.html", outcome=None)
+        return render(request, "sync.html", outcome=None)
 
     @get("/bar", sync_to_thread=True)
     def bar(self, request: Req) -> Response[str]:
         """The sync bar alone, for the page to refresh it."""
-        return _render(request, "_sync_bar.html")
+        return render(request, "_sync_bar.html")
 
     @post("/", sync_to_thread=True, status_code=200)
     def sync_now(self, request: Req) -> Response[str]:
         client: SyncClient | None = request.app.state.sync
         if client is None:
-            return _render(request, "sync.html", status=409, outcome={"kind": "not-enrolled"})
+            return render(request, "sync.html", status=409, outcome={"kind": "not-enrolled"})
         try:
             result = client.round()
         except SyncError as exc:
@@ -367,8 +274,8 @@ class SyncPages(Controller):
                 503 if isinstance(exc, HubUnreachable) else 409 if isinstance(exc, FeedBehindHub) else 502
             )
             kind = "unreachable" if status == 503 else "refused"
-            return _render(request, "sync.html", status=status, outcome={"kind": kind, "detail": str(exc)})
-        return _render(request, "sync.html", outcome={"kind": "done", "result": result.as_json()})
+            return render(request, "sync.html", status=status, outcome={"kind": kind, "detail": str(exc)})
+        return render(request, "sync.html", outcome={"kind": "done", "result": result.as_json()})
 
 
 def page_handlers() -> list[Any]:
@@ -379,5 +286,7 @@ def page_handlers() -> list[Any]:
         ResidentPages,
         QueuePages,
         SyncPages,
+        *VISIT_PAGES,
+        *CARE_PAGES,
         create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
     ]
