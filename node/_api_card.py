@@ -46,7 +46,7 @@ from ._auth import Staff
 from ._cards import card_writes, match_card, node_emergency
 from ._web_auth import require
 
-__all__ = ["CardController", "card_error", "card_view", "open_presented"]
+__all__ = ["CardController", "card_error", "card_view", "identify", "open_files", "open_presented"]
 
 Req = Request[Staff, Any, Any]
 
@@ -103,6 +103,51 @@ def card_view(ctx: Ctx, card: CardRead) -> tuple[dict[str, Any], list[str]]:
     return shown, withheld
 
 
+def open_files(ctx: Ctx, files: CardFiles) -> tuple[CardRead, str | None]:
+    """A card read by the node's own desk reader, checked as a presented one (failures audited, raised)."""
+    return _open(ctx, files, _trust(ctx.request))
+
+
+def identify(ctx: Ctx, card: CardRead, warning: str | None) -> dict[str, Any]:
+    """The checked card's holder here and what the role may see of the card, audited as ``read:card``."""
+    match = match_card(ctx.store, card.content)
+    readable = ctx.readable()
+    shown, withheld = card_view(ctx, card)
+    resident = None
+    node_side: dict[str, Any] | None = None
+    if match is not None:
+        resident = ctx.store.resident_summaries([match.resident_id])[0]
+        if "allergy" in readable:
+            here = node_emergency(ctx.store, match.resident_id)
+            node_side = {
+                "allergies": [
+                    {"substance": a.substance, "reaction": a.reaction, "severity": a.severity}
+                    for a in here.allergies
+                ],
+                "conditions": list(here.conditions),
+            }
+    ctx.audit(
+        "read:card",
+        resident_id=match.resident_id if match else None,
+        detail={
+            "card_number": card.content.issuer.card_number,
+            "verified": True,
+            "expired": card.expired,
+        },
+    )
+    return {
+        "verified": True,
+        "expired": card.expired,
+        "warning": warning,
+        "source": "node" if match else "card",
+        "matched_by": match.matched_by if match else None,
+        "resident": resident,
+        "card": shown,
+        "node_emergency": node_side,
+        "withheld": withheld,
+    }
+
+
 class CardController(Controller):
     path = "/api/v1/card"
     tags = ("card",)
@@ -112,42 +157,7 @@ class CardController(Controller):
         """Who holds this card and what matters in an emergency: ``{"card": <CardFiles JSON>}``."""
         ctx = Ctx(request)
         card, warning = open_presented(ctx, data)
-        match = match_card(ctx.store, card.content)
-        readable = ctx.readable()
-        shown, withheld = card_view(ctx, card)
-        resident = None
-        node_side: dict[str, Any] | None = None
-        if match is not None:
-            resident = ctx.store.resident_summaries([match.resident_id])[0]
-            if "allergy" in readable:
-                here = node_emergency(ctx.store, match.resident_id)
-                node_side = {
-                    "allergies": [
-                        {"substance": a.substance, "reaction": a.reaction, "severity": a.severity}
-                        for a in here.allergies
-                    ],
-                    "conditions": list(here.conditions),
-                }
-        ctx.audit(
-            "read:card",
-            resident_id=match.resident_id if match else None,
-            detail={
-                "card_number": card.content.issuer.card_number,
-                "verified": True,
-                "expired": card.expired,
-            },
-        )
-        return {
-            "verified": True,
-            "expired": card.expired,
-            "warning": warning,
-            "source": "node" if match else "card",
-            "matched_by": match.matched_by if match else None,
-            "resident": resident,
-            "card": shown,
-            "node_emergency": node_side,
-            "withheld": withheld,
-        }
+        return identify(ctx, card, warning)
 
     @post("/visit", guards=[require(Permission.WRITE_RECORDS)], sync_to_thread=True, status_code=200)
     def visit(self, request: Req, data: JSONBody[dict[str, Any]]) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from litestar.static_files import create_static_files_router
 
 from schemas import RecordInvalid
 
-from ._access import DEFAULT_PURPOSE, Permission
+from ._access import Permission
 from ._api_support import Ctx
 from ._auth import AuthError, authenticate, issue_token, revoke_token
 from ._db import Database
@@ -35,21 +35,19 @@ from ._desk_read import queue_entry
 from ._desk_services import Desk
 from ._pages_base import PAGE_ERRORS, AnyReq, Form, Req, page_lang, page_today, render, safe_next
 from ._pages_care import CARE_PAGES
+from ._pages_resident import resident_page
 from ._pages_views import (
     REGISTRATION_FIELDS,
     code_label,
     duplicate_rows,
-    emergency_view,
     form_errors,
     person_row,
     registration_body,
     registration_options,
-    tree_view,
 )
 from ._pages_visit import VISIT_PAGES
 from ._sync import SyncClient
 from ._sync_errors import FeedBehindHub, HubUnreachable, SyncError
-from ._tree import file_tree
 from ._web_auth import require, session_cookie
 
 __all__ = ["PAGE_PATHS", "STATIC_DIR", "page_handlers"]
@@ -185,28 +183,7 @@ class ResidentPages(Controller):
     @get("/{resident_id:str}", guards=[require(Permission.READ_DEMOGRAPHICS)], sync_to_thread=True)
     def resident(self, request: Req, resident_id: FromPath[str]) -> Response[str]:
         """Demographics, the emergency data and the health file tree, audited as the API's file tree."""
-        ctx = Ctx(request)
-        lang, readable = page_lang(request), ctx.readable()
-        tree = file_tree(ctx.store, resident_id, readable=readable)
-        emergency = emergency_view(ctx.store, resident_id, readable=readable, lang=lang)
-        why = DEFAULT_PURPOSE[ctx.staff.role]  # the purpose the API records for this role
-        ctx.audit("read:file-tree", resident_id=resident_id, reason=why, detail={"via": "page"})
-        for mother_id in tree["mother_records_read"]:
-            ctx.audit(
-                "read:prenatal-via-child", resident_id=mother_id, detail={"child": resident_id}, reason=why
-            )
-        resident = tree["resident"]
-        person = person_row(resident, role=ctx.staff.role, today=page_today(request), lang=lang)
-        return render(
-            request,
-            "resident.html",
-            person=person,
-            address=code_label("division", (resident.get("address") or {}).get("division_code"), lang),
-            emergency=emergency,
-            categories=tree_view(tree, lang=lang),
-            links=tree["links"],
-            clinical=bool(readable),
-        )
+        return resident_page(request, resident_id)
 
 
 class QueuePages(Controller):
