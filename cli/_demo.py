@@ -283,7 +283,19 @@ def demo(base: Path | None, residents: int, years: int, port: int, no_serve: boo
                 )  # fmt: skip
         for i, home in enumerate(homes):
             proc = subprocess.Popen(
-                [sys.executable, "-m", "cli", "node", "serve", "--home", str(home), "--port", str(port + i)],
+                [
+                    sys.executable,
+                    "-m",
+                    "cli",
+                    "node",
+                    "serve",
+                    "--home",
+                    str(home),
+                    "--port",
+                    str(port + i),
+                    "--card-reader",
+                    f"Virtual PCD 00 0{i}" if cards_live else "none",
+                ],
                 stdout=subprocess.DEVNULL,
                 stderr=(home / "node.log").open("ab"),
             )

@@ -15,6 +15,7 @@ from node import (
     DEFAULT_PURPOSE,
     AuthError,
     Database,
+    DeskReader,
     HomeError,
     HubConfig,
     NodeHome,
@@ -121,11 +122,18 @@ def init(home: Path, clinic: str, name: str) -> None:
 @click.option(
     "--port", default=8100, show_default=True, type=click.IntRange(1, 65535), help="Port to listen on."
 )
-def serve(home: Path, host: str, port: int) -> None:
+@click.option(
+    "--card-reader",
+    default="auto",
+    show_default=True,
+    help="The registration desk's PC/SC reader, by name; 'auto': the first one found; 'none': no reader.",
+)
+def serve(home: Path, host: str, port: int, card_reader: str) -> None:
     """Run the node's web API and, once enrolled, sync with the hub in the background.
 
     Sync runs every sync_interval_s seconds (config.json, default 30) while the
     hub answers and backs off when it does not; the API never waits for it.
+    A card put into the desk's reader opens its holder on the desk page.
 
     \b
     Example:
@@ -148,16 +156,21 @@ def serve(home: Path, host: str, port: int) -> None:
             raise click.ClickException(str(exc)) from None
         scheduler = SyncScheduler(client, interval_s=sync_interval(h.path))
     trust = client.hub.public_key if client is not None else None  # checks resident health cards
-    app = create_app(db, store, clinic=h.clinic, name=h.name, sync=client, card_trust=trust)
+    reader = DeskReader(None if card_reader == "none" else card_reader)
+    app = create_app(
+        db, store, clinic=h.clinic, name=h.name, sync=client, card_trust=trust, desk_reader=reader
+    )
     click.echo(f"node {h.clinic} ({h.name}) listening on http://{host}:{port}/  (API docs: /schema)")
     if scheduler is None:
         click.echo("not enrolled with a hub: working offline (rhip node enroll -h)")
     else:
         click.echo(f"syncing with {scheduler.client.hub.hub_url} every {scheduler.interval_s:g} s")
         scheduler.start()
+    reader.start()
     try:
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     finally:
+        reader.stop()
         if scheduler is not None:
             scheduler.shutdown()
         if client is not None:

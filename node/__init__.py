@@ -23,6 +23,7 @@ from ._access import DEFAULT_PURPOSE, Permission, Role, allowed, readable_types,
 from ._app import create_app
 from ._audit import audit_entries, record_access
 from ._auth import AuthError, Staff, add_user, authenticate, issue_token, list_users, resolve_token
+from ._card_desk import DeskReader
 from ._cards import CardMatch, CardWrites, card_writes, match_card
 from ._db import Database
 from ._desk import DeskResult, Holder, PresentedCard, desk_staff
@@ -66,6 +67,7 @@ __all__ = [
     "Database",
     "Desk",
     "DeskConflict",
+    "DeskReader",
     "DeskResult",
     "FeedBehindHub",
     "Holder",

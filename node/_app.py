@@ -32,6 +32,7 @@ from ._api_shared import SharedController
 from ._api_staff import AdminController, CodeController, SessionController, StatusController
 from ._api_sync import SyncController
 from ._auth import AuthError
+from ._card_desk import DeskReader
 from ._db import Database
 from ._desk_read import DeskConflict
 from ._desk_services import Desk
@@ -140,11 +141,13 @@ def create_app(
     sync: SyncClient | None = None,
     card_trust: bytes | None = None,
     clock: Callable[[], dt.datetime] | None = None,
+    desk_reader: DeskReader | None = None,
 ) -> Litestar:
     """The node's API; ``sync`` is the hub client of an enrolled node (None: "sync now" answers 409).
 
     ``card_trust`` is the hub key resident health cards are checked against (None: card routes answer 409).
     ``clock`` is the desk's local time (default: the store's calendar and the wall clock).
+    ``desk_reader`` is the registration desk's card reader for the pages (default: none).
     """
     auth = DefineMiddleware(
         TokenAuthMiddleware,
@@ -198,4 +201,5 @@ def create_app(
     app.state.sync = sync
     app.state.card_trust = card_trust
     app.state.desk = Desk(store, clinic=clinic, clock=clock)
+    app.state.desk_reader = desk_reader if desk_reader is not None else DeskReader(None)
     return app

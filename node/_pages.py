@@ -34,6 +34,7 @@ from ._db import Database
 from ._desk_read import queue_entry
 from ._desk_services import Desk
 from ._pages_base import PAGE_ERRORS, AnyReq, Form, Req, page_lang, page_today, render, safe_next
+from ._pages_card import CardPages, desk_card_context
 from ._pages_care import CARE_PAGES
 from ._pages_resident import resident_page
 from ._pages_views import (
@@ -105,7 +106,14 @@ class DeskPages(Controller):
 
     @get("/", sync_to_thread=True)
     def desk(self, request: Req, q: FromQuery[str] = "") -> Response[str]:
-        return render(request, "desk.html", q=q, hits=self._hits(request, q), searched=bool(q.strip()))
+        return render(
+            request,
+            "desk.html",
+            q=q,
+            hits=self._hits(request, q),
+            searched=bool(q.strip()),
+            reader=desk_card_context(request.app.state.desk_reader),
+        )
 
     @get("/results", sync_to_thread=True)
     def results(self, request: Req, q: FromQuery[str] = "") -> Response[str]:
@@ -118,7 +126,14 @@ class DeskPages(Controller):
         hits = self._hits(request, q)
         if hits:
             return Redirect(f"/residents/{quote(hits[0]['id'], safe='')}", status_code=303)
-        return render(request, "desk.html", q=q, hits=[], searched=bool(q.strip()))
+        return render(
+            request,
+            "desk.html",
+            q=q,
+            hits=[],
+            searched=bool(q.strip()),
+            reader=desk_card_context(request.app.state.desk_reader),
+        )
 
 
 class ResidentPages(Controller):
@@ -260,6 +275,7 @@ def page_handlers() -> list[Any]:
     return [
         LoginPages,
         DeskPages,
+        CardPages,
         ResidentPages,
         QueuePages,
         SyncPages,

@@ -1,8 +1,7 @@
 """The resident page, rendered for a search hit, a queue line or a card presented at the desk.
 
-The visit and care areas add what their parts of the page need through their
-``resident_context`` (``_pages_visit``, ``_pages_care``); their templates
-(``_resident_visit.html``, ``_resident_care.html``) are included by ``resident.html``.
+The visit and care areas' parts of the page (``_resident_visit.html``,
+``_resident_care.html``, included by ``resident.html``) fetch what they show themselves.
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from typing import Any
 
 from litestar import Response
 
-from . import _pages_care, _pages_visit
 from ._access import DEFAULT_PURPOSE
 from ._api_support import Ctx
 from ._pages_base import Req, page_lang, page_today, render
@@ -49,6 +47,4 @@ def resident_page(
         links=tree["links"],
         clinical=bool(readable),
         card=card,
-        visit=_pages_visit.resident_context(request, ctx, resident_id),
-        care=_pages_care.resident_context(request, ctx, resident_id),
     )
