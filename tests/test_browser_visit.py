@@ -1,0 +1,196 @@
+"""A clinic's day in a real browser, against real servers on loopback: a hub process behind a fault
+proxy, an enrolled node process with the registration desk's card reader (pcscd, the vpcd virtual
+reader and the card emulator), driven by headless Debian Chromium through Playwright.
+
+- a whole visit, from the card at the desk to the pharmacy window;
+- going offline and back: the hub unreachable, work going on, and the changes sent once it is back.
+
+Needs ``/usr/bin/chromium`` and the PC/SC stack (``installers/bootstrap.sh``, ``installers/pcscd.sh``).
+SYNTHETIC DATA ONLY. Nothing here asserts on wall-clock time; waits have generous ceilings.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from .cluster import RHIP, Cluster, NodeProcess, checked, child_env, free_port, rhip, stop_process
+from .test_browser import CHROMIUM, LOOPBACK, browser
+
+PASSWORD = "browser-visit-2026"
+STAFF = ("clerk", "nurse", "doctor", "pharmacist")
+CLINIC = "511321100"
+READER, VPCD_PORT = "Virtual PCD 00 00", 35963
+WAIT_MS = 30_000  # background sync rounds and pcscd's polling: generous, never asserted on
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.xdist_group("pcscd"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="no /usr/bin/chromium (installers/bootstrap.sh installs it)"
+    ),
+]
+
+
+@dataclass(frozen=True)
+class Holder:
+    """The synthetic resident whose health card is issued for the desk."""
+
+    resident_id: str
+    name: str
+    id_number: str
+
+
+@dataclass
+class Clinic:
+    cluster: Cluster
+    node: NodeProcess
+    url: str
+    holder: Holder
+    card: Path  # the card image the hub issued
+
+    def hub_has(self, record_id: str) -> bool:
+        return bool(self.cluster.hub.scalar("SELECT count(*) FROM records WHERE id = ?", record_id))
+
+
+def _holder(db_path: Path) -> Holder:
+    """A living adult with an identity number and an allergy on record (deterministic per seed)."""
+    db = sqlite3.connect(db_path)
+    try:
+        row = db.execute(
+            "SELECT r.id, r.name, r.id_number FROM residents r "
+            "WHERE r.id_number IS NOT NULL AND r.deceased_on IS NULL AND r.birth_date < '1990-01-01' "
+            "AND EXISTS (SELECT 1 FROM records a WHERE a.resident_id = r.id AND a.type = 'allergy') "
+            "ORDER BY r.id LIMIT 1"
+        ).fetchone()
+    finally:
+        db.close()
+    assert row is not None, "the synthetic township has no adult with an allergy"
+    return Holder(*row)
+
+
+@contextlib.contextmanager
+def running_clinic(root: Path, *, card_reader: str = "none") -> Iterator[Clinic]:
+    """A hub, and a synthetic township's node enrolled through the fault proxy and serving its pages."""
+    cluster = Cluster(root)
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        node = cluster.add_node(CLINIC, cli=True)
+        checked(rhip("synth", "--home", node.path, "--residents", "150", "--years", "1", "--seed", "5"))
+        pw = root / "password.txt"
+        pw.write_text(PASSWORD + "\n", encoding="utf-8")
+        pw.chmod(0o600)
+        for role in STAFF:
+            checked(
+                rhip("node", "add-user", "--home", node.path, "--user", role, "--role", role,
+                     "--password-file", pw, "--display-name", f"{role}-demo")
+            )  # fmt: skip
+        config_path = node.path / "config.json"
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+        config["sync_interval_s"] = 2  # the background sync notices the hub leaving and coming back
+        config_path.write_text(json.dumps(config), encoding="utf-8")
+        cluster.converge([node])
+        holder = _holder(node.db_path)
+        card = root / "desk.card.json"
+        checked(rhip("card", "issue", "--home", cluster.hub.home, "--id-number", holder.id_number,
+                     "--out", card))  # fmt: skip
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        with (root / "node.log").open("ab") as log:
+            proc = subprocess.Popen(
+                [*RHIP, "node", "serve", "--home", str(node.path), "--port", str(port),
+                 "--card-reader", card_reader],
+                stdout=subprocess.DEVNULL, stderr=log, env=child_env(),
+            )  # fmt: skip
+        _wait_up(url, proc, root / "node.log")
+        yield Clinic(cluster, node, url, holder, card)
+    finally:
+        if proc is not None:
+            stop_process(proc)
+        cluster.close()
+
+
+def _wait_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    for _ in range(600):  # up to ~60 s to come up; not an assertion on time
+        assert proc.poll() is None, log.read_text(encoding="utf-8", errors="replace")[-3000:]
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    pytest.fail(f"the node did not answer at {url}/healthz")
+
+
+def log_in(page: Page, url: str, user: str, *, then: str = "/desk") -> None:
+    page.context.clear_cookies()
+    page.goto(f"{url}/login?next={then}")
+    page.fill("#user", user)
+    page.fill("#password", PASSWORD)
+    page.click("form.login button[type=submit]")
+    expect(page).to_have_url(url + then)
+
+
+def only_loopback(requested: list[str]) -> list[str]:
+    """The requests that left loopback (should be none)."""
+    assert requested, "the browser recorded no requests"
+    kept = [u for u in requested if urlsplit(u).scheme not in ("data", "blob", "about")]
+    return [u for u in kept if urlsplit(u).hostname not in LOOPBACK]
+
+
+# -- going offline and back --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def clinic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clinic]:
+    with running_clinic(tmp_path_factory.mktemp("browser-visit")) as c:
+        yield c
+
+
+def test_going_offline_and_back(clinic: Clinic) -> None:
+    requested: list[str] = []
+    with browser() as b:
+        page = b.new_page(viewport={"width": 1280, "height": 860}, locale="en-GB")
+        page.on("request", lambda r: requested.append(r.url))
+        log_in(page, clinic.url, "clerk")
+        bar = page.locator("#sync-bar")
+        expect(bar).to_contain_text("Online", timeout=WAIT_MS)
+
+        # The link to the hub goes down: the background sync fails and the bar says so by itself.
+        clinic.cluster.proxy.set(refuse=True)
+        clinic.cluster.proxy.drop_all()
+        expect(bar).to_contain_text("Offline", timeout=WAIT_MS)
+        page.goto(f"{clinic.url}/sync")
+        page.get_by_role("button", name="Sync now").click()
+        expect(page.locator(".outcome")).to_contain_text("The hub cannot be reached", timeout=WAIT_MS)
+
+        # Work goes on: a new resident registered offline waits to be sent.
+        page.goto(f"{clinic.url}/residents/new")
+        page.fill("#name", "欧阳晓梅")
+        page.select_option("#sex", "2")
+        page.fill("#birth_date", "19880615")
+        page.select_option("#id_number_missing", index=1)
+        page.select_option("#division_code", index=1)
+        page.fill("#phone", "13800001234")
+        page.get_by_role("button", name="Register").click()
+        expect(page.locator("#person-name")).to_have_text("欧阳晓梅")
+        resident_id = urlsplit(page.url).path.rsplit("/", 1)[-1]
+        assert not clinic.hub_has(resident_id)
+        expect(page.locator("#sync-bar .pending")).not_to_have_text("0", timeout=WAIT_MS)
+
+        # The link comes back: the next round sends it, and the bar is online with nothing waiting.
+        clinic.cluster.proxy.set(refuse=False)
+        expect(bar).to_contain_text("Online", timeout=WAIT_MS)
+        expect(page.locator("#sync-bar .pending")).to_have_text("0", timeout=WAIT_MS)
+        assert clinic.hub_has(resident_id)
+        page.close()
+    assert only_loopback(requested) == []
