@@ -18,6 +18,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.response import Redirect
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from cardreader import CardError
@@ -119,16 +120,21 @@ def healthz() -> dict[str, str]:
 
 
 @get("/", exclude_from_auth=True, sync_to_thread=False, include_in_schema=False)
-def index(request: Request[Any, Any, Any]) -> dict[str, str]:
-    """Where to go from the node's address (the staff pages come with their own issue)."""
-    return {
-        "node": request.app.state.name,
-        "clinic": request.app.state.clinic,
-        "api": "/api/v1",
-        "api_docs": "/schema",
-        "openapi": "/schema/openapi.json",
-        "login": "POST /api/v1/auth/login",
-    }
+def index(request: Request[Any, Any, Any]) -> Response[Any]:
+    """Where to go from the node's address: a browser to the desk page, a program to the API's index."""
+    if "text/html" in request.headers.get("accept", ""):
+        return Redirect("/desk", status_code=303)
+    return Response(
+        {
+            "node": request.app.state.name,
+            "clinic": request.app.state.clinic,
+            "pages": "/desk",
+            "api": "/api/v1",
+            "api_docs": "/schema",
+            "openapi": "/schema/openapi.json",
+            "login": "POST /api/v1/auth/login",
+        }
+    )
 
 
 def create_app(

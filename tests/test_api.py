@@ -221,3 +221,9 @@ def test_code_search(client: TestClient[Any], staff_tokens: dict[str, str]) -> N
 def test_the_nodes_address_points_to_the_api(client: TestClient[Any]) -> None:
     r = client.get("/")
     assert r.status_code == 200 and r.json()["api_docs"] == "/schema" and r.json()["clinic"] == "511321100"
+    assert r.json()["pages"] == "/desk"
+
+
+def test_a_browser_at_the_nodes_address_goes_to_the_desk(client: TestClient[Any]) -> None:
+    r = client.get("/", headers={"Accept": "text/html,application/xhtml+xml"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/desk"
