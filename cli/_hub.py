@@ -86,24 +86,39 @@ def init(home: Path, region: str) -> None:
     help="Processes that check pushed records (schemas) beside the server; 0 checks in the server "
     "process. Default: one per CPU core.",
 )
-def serve(home: Path, host: str, port: int, check_workers: int | None) -> None:
-    """Run the hub's sync API (and the operators' status at /api/v1/status, loopback only).
+@click.option(
+    "--silent-after",
+    type=click.IntRange(1, 30 * 24 * 60),
+    default=None,
+    metavar="MINUTES",
+    help="Alert (console, `rhip hub status`) when a node is unheard of for longer than this; kept in the "
+    "hub's database for later runs. Default: what was set before, else 60.",
+)
+def serve(home: Path, host: str, port: int, check_workers: int | None, silent_after: int | None) -> None:
+    """Run the hub's sync API, the operators' console pages at /console and their status at
+    /api/v1/status (both loopback only).
 
     Held records are retried at start-up.
 
     \b
     Example:
-        rhip hub serve --home ./hub --host 0.0.0.0 --port 8200
+        rhip hub serve --home ./hub --host 0.0.0.0 --port 8200 --silent-after 120
     """
     import uvicorn
 
     h = _open(home)
     workers = check_workers if check_workers is not None else (os.cpu_count() or 1)
+    store = h.store()
+    if silent_after is not None:
+        with store.transaction() as tx:
+            tx.set_silent_after_ms(silent_after * 60_000)
     app = create_app(
-        h.store(), key=h.key(), hub_id=h.hub_id, region=h.region, check_workers=workers, link="background"
+        store, key=h.key(), hub_id=h.hub_id, region=h.region, check_workers=workers, link="background"
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     click.echo(f"hub {h.hub_id} (region {h.region}) listening on http://{host}:{port}/sync/v1")
+    local = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - comparing, not binding
+    click.echo(f"operators' console (loopback only): http://{local}:{port}/console")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 

@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 
 import anyio.to_thread
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from litestar import Request, Response
+from litestar import Response
+from litestar.connection import ASGIConnection
 
 from ._checks import CheckPool
 from ._store import HubError, HubStore
@@ -60,7 +61,7 @@ class HubState:
     touched: dict[str, int] = field(default_factory=dict)  # node id → last_seen written (ms)
 
 
-def hub_state(request: Request[Any, Any, Any]) -> HubState:
+def hub_state(request: ASGIConnection[Any, Any, Any, Any]) -> HubState:
     state: HubState = request.app.state.hub
     return state
 
@@ -74,7 +75,7 @@ def error_response(status: int, reason: str, detail: str, **extra: Any) -> Respo
     return Response({"status_code": status, "detail": detail, "reason": reason, **extra}, status_code=status)
 
 
-def require_operator(request: Request[Any, Any, Any]) -> HubState:
+def require_operator(request: ASGIConnection[Any, Any, Any, Any]) -> HubState:
     """The app's state, if the caller is an operator on the hub machine (loopback); 403 otherwise."""
     hub = hub_state(request)
     client = request.client.host if request.client else ""

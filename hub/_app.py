@@ -4,7 +4,8 @@ Rules:
 1. Every ``/sync/v1`` request but enrolment is signed by an enrolled node
    (``sync.verify_request``, stamps within 3 days of the hub's clock) and
    may only touch that node's own feeds. Operators' routes (``/api/v1``,
-   ``_console``) answer on loopback only.
+   ``_console``, the console's pages under ``/console``: ``_pages``) answer
+   on loopback only.
 2. Bodies are read with a bound (``sync.MAX_BODY_BYTES``): a larger one is
    refused with 413 before it is all in memory.
 3. Every error is JSON ``{"status_code", "detail", "reason"}``; bad input is
@@ -64,6 +65,7 @@ from ._feeds import MAX_PULL_LIMIT, pull_body
 from ._identity import IdentityRefused
 from ._ingest import apply_batch, known_node, retry_held
 from ._linker import link_all, link_queued
+from ._pages import page_handlers
 from ._shared import SharedRefused, break_glass, shared_summary
 from ._store import HubStore, NodeInfo, NodeRefused
 
@@ -450,6 +452,7 @@ def create_app(
             break_glass_route,
             status,
             *CONSOLE_ROUTES,
+            *page_handlers(),
             healthz,
         ],
         exception_handlers={

@@ -30,12 +30,14 @@ from typing import Any
 
 import uuid6
 
-from sync import ZERO_HASH, FeedHead, FieldVersion
+from sync import COUNTER_BITS, ZERO_HASH, FeedHead, FieldVersion
 
 from ._db import Database
 from ._store_mpi import MasterReads, MasterWrites
 
 __all__ = [
+    "SILENT_AFTER_MS",
+    "ChangesetActivity",
     "FieldState",
     "HeldRecord",
     "HubError",
@@ -103,6 +105,15 @@ class NodeInfo:
     def revoked(self) -> bool:
         return self.revoked_ms is not None
 
+    @property
+    def heard_ms(self) -> int:
+        """When the hub last heard from the node (its enrolment, if never since)."""
+        return self.last_seen_ms if self.last_seen_ms is not None else self.enrolled_ms
+
+    def silent(self, now_ms: int, after_ms: int) -> bool:
+        """Unheard of for longer than ``after_ms``, and not revoked: an alert for the operator."""
+        return not self.revoked and now_ms - self.heard_ms > after_ms
+
 
 @dataclass(frozen=True)
 class TokenInfo:
@@ -112,6 +123,15 @@ class TokenInfo:
     used_ms: int | None
     used_by: str | None
     revoked_ms: int | None
+    created_ms: int | None = None
+
+    def state(self, now_ms: int) -> str:
+        """used, revoked, expired or open."""
+        if self.used_ms is not None:
+            return "used"
+        if self.revoked_ms is not None:
+            return "revoked"
+        return "expired" if self.expires_ms < now_ms else "open"
 
 
 @dataclass(frozen=True)
@@ -155,6 +175,23 @@ class Quarantined:
 
 
 @dataclass(frozen=True)
+class ChangesetActivity:
+    """One accepted changeset as the console charts it: when, how many records, how late."""
+
+    node_id: str
+    seq: int
+    received_ms: int
+    records: int
+    skew_ms: int
+    oldest_hlc_ms: int | None  # the clinic's clock when its oldest record was written (None: all held)
+
+    @property
+    def lag_ms(self) -> int | None:
+        """How long the oldest record waited at the clinic before the hub had it (clinic clock)."""
+        return None if self.oldest_hlc_ms is None else max(0, self.received_ms - self.oldest_hlc_ms)
+
+
+@dataclass(frozen=True)
 class FieldState:
     version: FieldVersion
     conflict: bool
@@ -165,6 +202,10 @@ _NODE_COLUMNS = (
     "head_seq, head_hash, last_seen_ms, skew_ms"
 )
 _HELD_COLUMNS = "id, node_id, seq, idx, record_id, reason, detail, held_ms"
+_TOKEN_COLUMNS = "hash, clinic, expires_ms, used_ms, used_by, revoked_ms, created_ms"  # noqa: S105 - column names
+# A node unheard of for longer than this is an alert, unless ``meta`` says otherwise.
+SILENT_AFTER_MS = 60 * 60 * 1000
+_SILENT_KEY = "silent_after_ms"
 
 
 def _node(row: tuple[Any, ...]) -> NodeInfo:
@@ -197,10 +238,28 @@ class Reads(MasterReads):
 
     def token(self, token_hash: str) -> TokenInfo | None:
         row = self.conn.execute(
-            "SELECT hash, clinic, expires_ms, used_ms, used_by, revoked_ms FROM enrol_tokens WHERE hash = ?",
-            (token_hash,),
+            f"SELECT {_TOKEN_COLUMNS} FROM enrol_tokens WHERE hash = ?", (token_hash,)
         ).fetchone()
         return None if row is None else TokenInfo(*row)
+
+    def tokens(self, *, limit: int = 200) -> list[TokenInfo]:
+        """Enrolment tokens (hashes only), newest first."""
+        return [
+            TokenInfo(*r)
+            for r in self.conn.execute(
+                f"SELECT {_TOKEN_COLUMNS} FROM enrol_tokens ORDER BY created_ms DESC, hash LIMIT ?", (limit,)
+            )
+        ]
+
+    def setting(self, key: str) -> str | None:
+        """A hub setting kept in the database (``meta``), or None when never set."""
+        value: str | None = self._one("SELECT value FROM meta WHERE key = ?", (key,))
+        return value
+
+    def silent_after_ms(self) -> int:
+        """How long a node may go unheard before it is an alert (``rhip hub serve --silent-after``)."""
+        value = self.setting(_SILENT_KEY)
+        return int(value) if value is not None and value.isdigit() else SILENT_AFTER_MS
 
     # -- node feeds --------------------------------------------------------------
 
@@ -285,6 +344,39 @@ class Reads(MasterReads):
             sql += " AND seq = ?"
             args.append(seq)
         return [HeldRecord(*r) for r in self.conn.execute(sql + " ORDER BY id", args)]
+
+    def activity(self, *, since_ms: int, node_id: str | None = None) -> list[ChangesetActivity]:
+        """Changesets received since ``since_ms`` (oldest first), with their oldest record's stamp."""
+        sql = (
+            "SELECT c.node_id, c.seq, c.received_ms, c.records, c.skew_ms, "
+            "(SELECT min(r.hlc) FROM records r WHERE r.node_id = c.node_id AND r.seq = c.seq) "
+            "FROM changesets c WHERE c.received_ms >= ?"
+        )
+        args: list[Any] = [since_ms]
+        if node_id is not None:
+            sql += " AND c.node_id = ?"
+            args.append(node_id)
+        return [
+            ChangesetActivity(nid, seq, received, records, skew, None if hlc is None else hlc >> COUNTER_BITS)
+            for nid, seq, received, records, skew, hlc in self.conn.execute(
+                sql + " ORDER BY c.received_ms, c.node_id, c.seq", args
+            )
+        ]
+
+    def last_changeset(self, node_id: str, seq: int) -> ChangesetActivity | None:
+        """Changeset ``seq`` of a node's feed (its head, say) as the console shows it."""
+        row = self.conn.execute(
+            "SELECT c.node_id, c.seq, c.received_ms, c.records, c.skew_ms, "
+            "(SELECT min(r.hlc) FROM records r WHERE r.node_id = c.node_id AND r.seq = c.seq) "
+            "FROM changesets c WHERE c.node_id = ? AND c.seq = ?",
+            (node_id, seq),
+        ).fetchone()
+        if row is None:
+            return None
+        nid, s, received, records, skew, hlc = row
+        return ChangesetActivity(
+            nid, s, received, records, skew, None if hlc is None else hlc >> COUNTER_BITS
+        )
 
     def quarantined(self, node_id: str) -> list[Quarantined]:
         return [
@@ -440,6 +532,25 @@ class Writes(MasterWrites, Reads):
             "clinic = ?2, name = ?3, last_seen_ms = ?5",
             (node_id, clinic, name, public_key, now_ms, ZERO_HASH),
         )
+
+    def revoke_token(self, token_hash: str, now_ms: int) -> bool:
+        """Revoke one unused token; False if it was used, revoked already or never issued."""
+        cur = self.conn.execute(
+            "UPDATE enrol_tokens SET revoked_ms = ? "
+            "WHERE hash = ? AND used_ms IS NULL AND revoked_ms IS NULL",
+            (now_ms, token_hash),
+        )
+        return cur.rowcount == 1
+
+    def set_setting(self, key: str, value: str) -> None:
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    def set_silent_after_ms(self, ms: int) -> None:
+        self.set_setting(_SILENT_KEY, str(ms))
 
     def revoke_node(self, node_id: str, reason: str, now_ms: int) -> None:
         self.conn.execute(
@@ -646,9 +757,16 @@ class HubStore:
         return self.reads().held(node_id)
 
     def status(self) -> dict[str, Any]:
-        """What operators watch: every node's head, records, last contact, skew, forks and held records."""
+        """What operators watch: every node's head, records, last contact, skew, forks and held records.
+
+        ``alerts`` holds the stored alerts (forks, break-glass …) and, computed now, one of kind
+        ``silent`` (``id`` null) for each node not revoked and unheard of for longer than
+        ``silent_after_min``.
+        """
         r = self.reads()
+        now, silent_after = self.now_ms(), r.silent_after_ms()
         nodes = []
+        silent = []
         for n in r.nodes():
             nodes.append(
                 {
@@ -664,9 +782,23 @@ class HubStore:
                     "revoked": n.revoked,
                 }
             )
+            seen = n.heard_ms
+            if n.silent(now, silent_after):
+                silent.append(
+                    {
+                        "id": None,
+                        "at": iso(seen + silent_after),
+                        "kind": "silent",
+                        "node_id": n.node_id,
+                        "detail": f"node {n.name} of clinic {n.clinic} silent for "
+                        f"{(now - seen) // 60_000} min (last seen {iso(seen)}; "
+                        f"alert after {silent_after // 60_000} min)",
+                    }
+                )
         return {
             "nodes": nodes,
-            "alerts": r.alerts(),
+            "alerts": [*r.alerts(), *silent],
             "review_open": r.review_count(),
             "mpi_queue": r.registrations_queued(),
+            "silent_after_min": silent_after // 60_000,
         }

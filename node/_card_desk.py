@@ -169,4 +169,3 @@ class DeskReader:
                 event = monitor.next(0.5)
                 if event is not None:
                     self.handle(event, read)
-

@@ -194,9 +194,12 @@ class NodeStore:
         current_only: bool = True,
     ) -> list[RecordEnvelope]:
         # A resident's records include those pulled about the residents linked to it at other clinics.
+        # One IN list (not "= ? OR IN"), so SQLite searches records_resident (resident, type) even
+        # when types are given, instead of scanning every resident's records of those types.
         sql = (
-            f"SELECT {RECORD_COLUMNS} FROM records WHERE (resident_id = ? OR resident_id IN "
-            "(SELECT remote_resident_id FROM links WHERE resident_id = ?)) AND type != 'resident'"
+            f"SELECT {RECORD_COLUMNS} FROM records WHERE resident_id IN "
+            "(SELECT ? UNION ALL SELECT remote_resident_id FROM links WHERE resident_id = ?) "
+            "AND type != 'resident'"
         )
         args: list[Any] = [resident_id, resident_id]
         if current_only:

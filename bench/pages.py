@@ -1,0 +1,113 @@
+"""The clinic's pages on a node with 100,000 synthetic residents and their records.
+
+Timed end to end through the node's app (Litestar's test client: routing, the
+session check, the store, the audit write and the Jinja rendering; no socket),
+as a doctor at a busy desk would hit them:
+
+- ``search``: the desk's search-as-you-type fragment (``/desk/results?q=`` pinyin initials);
+- ``resident``: a resident's page (demographics, emergency data, the health file tree);
+- ``card``: a health card presented at the desk opening its holder (``/desk/card/{n}``:
+  the card's checks, the match, both audits, the resident page with the card panel);
+- ``queue``: today's queue.
+
+Last line: JSON with p50_ms and p95_ms per page and over all (goal: every page p95 <= 100 ms),
+the HTML size, and the process's peak RSS.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+
+from _common import TODAY, filled_node, percentile, rss_mb
+from card_desk import card_images
+from litestar.testing import TestClient
+
+import cardreader as cr
+from node import DeskReader, NodeStore, create_app, issue_token
+from node._web_auth import session_cookie
+
+RESIDENTS = 100_000
+ROUNDS = 300  # per page
+GOAL_P95_MS = 100.0
+
+
+def main() -> None:
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the test client logs every request
+    home = filled_node("search", residents=RESIDENTS, years=1)
+    db = home.database()
+    store = NodeStore(db, node_id=home.node_id, today=lambda: TODAY)
+    rng = random.Random(11)
+    images, trust = card_images(store, rng)
+    with db.write() as conn:
+        conn.execute(
+            "INSERT OR IGNORE INTO users (name, role, password_hash, created_at) "
+            "VALUES ('bench-doctor', 'doctor', 'x', '2026-01-01')"
+        )
+    cookie = session_cookie(issue_token(db, "bench-doctor", kind="session"))
+    reader = DeskReader("bench reader")
+    reader.set_status("ready")
+    app = create_app(db, store, clinic=home.clinic, name=home.name, card_trust=trust, desk_reader=reader)
+
+    reads = db.reader()
+    residents = [r[0] for r in reads.execute("SELECT id FROM residents ORDER BY random() LIMIT 2000")]
+    initials = [
+        r[0]
+        for r in reads.execute(
+            "SELECT key FROM search_keys WHERE kind = 'initials' ORDER BY random() LIMIT 2000"
+        )
+    ]
+    files = [cr.read_files(cr.Channel(cr.VirtualCard(image).process)) for image in images]
+
+    samples: dict[str, list[float]] = {"search": [], "resident": [], "card": [], "queue": []}
+    sizes: dict[str, list[int]] = {k: [] for k in samples}
+    with TestClient(app=app) as client:
+        client.cookies.set(cookie.key, cookie.value or "")
+
+        def timed(kind: str, path: str, warm: bool) -> None:
+            t = time.perf_counter()
+            r = client.get(path)
+            took = time.perf_counter() - t
+            if r.status_code != 200:
+                raise SystemExit(f"{kind} {path}: {r.status_code} {r.text[:300]}")
+            if not warm:
+                samples[kind].append(took)
+                sizes[kind].append(len(r.content))
+
+        for i in range(ROUNDS + 20):
+            warm = i < 20  # the first rounds compile the templates and warm the page cache
+            timed("search", f"/desk/results?q={initials[i % len(initials)]}", warm)
+            timed("resident", f"/residents/{residents[i % len(residents)]}", warm)
+            seq = reader.present("bench reader", files[i % len(files)]).seq
+            timed("card", f"/desk/card/{seq}", warm)
+            reader.withdraw()
+            timed("queue", "/queue", warm)
+    db.close()
+
+    every = [s for v in samples.values() for s in v]
+    pages = {
+        kind: {
+            "p50_ms": round(percentile(v, 50) * 1000, 2),
+            "p95_ms": round(percentile(v, 95) * 1000, 2),
+            "html_kb": round(sum(sizes[kind]) / len(sizes[kind]) / 1024, 1),
+        }
+        for kind, v in samples.items()
+    }
+    worst = max(p["p95_ms"] for p in pages.values())
+    result = {
+        "residents": RESIDENTS,
+        "requests": len(every),
+        "p50_ms": round(percentile(every, 50) * 1000, 2),
+        "p95_ms": round(percentile(every, 95) * 1000, 2),
+        "worst_page_p95_ms": worst,
+        "goal_p95_ms": GOAL_P95_MS,
+        "pages": pages,
+        "rss_mb": rss_mb(),
+    }
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
