@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import sqlite3
 import subprocess
 import time
@@ -25,6 +26,9 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+import cardreader as cr
+
+from .cardkit import pcscd_turn
 from .cluster import RHIP, Cluster, NodeProcess, checked, child_env, free_port, rhip, stop_process
 from .test_browser import CHROMIUM, LOOPBACK, browser
 
@@ -152,7 +156,7 @@ def only_loopback(requested: list[str]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def clinic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clinic]:
-    with running_clinic(tmp_path_factory.mktemp("browser-visit")) as c:
+    with running_clinic(tmp_path_factory.mktemp("browser-visit"), card_reader=READER) as c:
         yield c
 
 
@@ -193,4 +197,117 @@ def test_going_offline_and_back(clinic: Clinic) -> None:
         expect(page.locator("#sync-bar .pending")).to_have_text("0", timeout=WAIT_MS)
         assert clinic.hub_has(resident_id)
         page.close()
+    assert only_loopback(requested) == []
+
+
+# -- a whole visit, from the card at the desk to the pharmacy -----------------------------------------
+
+
+def visit_step(page: Page) -> str:
+    step = page.locator("#visit-step").get_attribute("data-step")
+    assert step is not None
+    return step
+
+
+def whole_visit(page: Page, clinic: Clinic, shots: Path | None = None) -> str:
+    """Card at the desk → check-in → triage → consultation → cashier → pharmacy → finish; the visit's path.
+
+    ``shots``: a folder to save the main pages' screenshots in (``docs/screenshots/take.py``).
+    """
+
+    def shot(name: str) -> None:
+        if shots is not None:
+            page.screenshot(path=shots / f"{name}.png", full_page=False)
+
+    url = clinic.url
+    # The clerk at the registration desk: the reader is ready; the resident hands over their card.
+    log_in(page, url, "clerk")
+    expect(page.locator("#card-reader")).to_contain_text("Card reader ready", timeout=WAIT_MS)
+    with cr.Emulator.from_image(clinic.card, port=VPCD_PORT):
+        # The card opens its holder by itself: no key pressed, no name typed.
+        expect(page.locator("#person-name")).to_have_text(clinic.holder.name, timeout=WAIT_MS)
+        assert "/desk/card/" in page.url
+        panel = page.locator("section.card-panel")
+        expect(panel).to_be_visible()
+        expect(panel).to_contain_text("not shown to your role")  # a clerk does not read clinical data
+        # Check in from the visit panel on the resident page.
+        page.locator("#department").select_option(index=1)
+        shot("card-desk")
+        page.locator("#checkin-submit").click()
+        expect(page).to_have_url(re.compile(r"/visits/[^/]+$"))
+        visit_path = urlsplit(page.url).path
+        assert visit_step(page) == "registered"
+
+    # The nurse triages: vitals.
+    log_in(page, url, "nurse", then="/queue")
+    page.locator(f'main a[href^="{visit_path}"]').first.click()
+    page.fill("#temperature_c", "38.4")
+    page.fill("#systolic", "132")
+    page.fill("#diastolic", "84")
+    page.fill("#pulse", "92")
+    page.locator("#triage-submit").click()
+    expect(page.locator("#visit-step")).to_have_attribute("data-step", "waiting")
+
+    # The doctor: the allergy on record in view, calls the resident in, records the consultation.
+    log_in(page, url, "doctor", then=visit_path)
+    page.locator("#call-submit").click()
+    expect(page.locator("#visit-step")).to_have_attribute("data-step", "in_consultation")
+    page.fill("#chief_complaint", "发热、咽痛两天")
+    page.locator("#icd10_q").press_sequentially("J06")
+    page.locator("#icd10-hits button.suggestion").first.click()
+    expect(page.locator("#diagnoses li.diagnosis")).to_have_count(1)
+    page.locator("#diagnoses input[type=radio]").first.check()
+    page.locator("#drug_q").press_sequentially("amox")
+    page.locator("#drug-hits button.suggestion").first.click()
+    line = page.locator("#rx-lines fieldset.rx-line").first
+    expect(line).to_be_visible()
+    line.locator("legend input[type=checkbox]").check()
+    for field in ("dose", "days", "quantity"):
+        box = line.locator(f'input[name$=".{field}"]')
+        if not box.input_value():
+            box.fill({"dose": "0.5", "days": "3", "quantity": "1"}[field])
+    for field in ("dose_unit", "route", "frequency"):
+        select = line.locator(f'select[name$=".{field}"]')
+        if not select.input_value():
+            select.select_option(index=1)
+    shot("consultation")
+    page.locator("#consult-submit").click()
+    expect(page.locator("#visit-step")).to_have_attribute("data-step", "awaiting_payment", timeout=WAIT_MS)
+
+    # The cashier: the bill with the insurance share, the payment, the receipt.
+    log_in(page, url, "clerk", then="/cashier")
+    page.locator(f'main a[href^="{visit_path}"]').first.click()
+    expect(page.locator("#pay-submit")).to_be_visible()
+    shot("cashier")
+    page.locator("#pay-submit").click()
+    expect(page.locator("#payments .receipt")).to_have_count(1)
+    expect(page.locator("#visit-step")).to_have_attribute("data-step", "awaiting_dispensing")
+
+    # The pharmacy window hands over what was paid for.
+    log_in(page, url, "pharmacist", then="/pharmacy")
+    page.locator(f'main a[href^="{visit_path}"]').first.click()
+    shot("pharmacy")
+    page.locator("#dispense-submit-1").click()
+    expect(page.locator("#visit-step")).to_have_attribute("data-step", "paid")
+
+    # The desk closes the visit.
+    log_in(page, url, "clerk", then=visit_path)
+    page.locator("#finish-submit").click()
+    expect(page.locator("#visit-step")).to_have_attribute("data-step", "done")
+    return visit_path
+
+
+def test_a_whole_visit_from_the_card_at_the_desk_to_the_pharmacy(clinic: Clinic) -> None:
+    requested: list[str] = []
+    with pcscd_turn(), browser() as b:
+        page = b.new_page(viewport={"width": 1280, "height": 860}, locale="en-GB")
+        page.on("request", lambda r: requested.append(r.url))
+        whole_visit(page, clinic)
+        # The visit's records reach the hub on the next background round.
+        expect(page.locator("#sync-bar .pending")).to_have_text("0", timeout=WAIT_MS)
+        page.close()
+    dispensed = clinic.cluster.hub.scalar(
+        "SELECT count(*) FROM records WHERE type = 'dispense' AND resident_id = ?", clinic.holder.resident_id
+    )
+    assert dispensed == 1
     assert only_loopback(requested) == []
