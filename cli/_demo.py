@@ -256,7 +256,10 @@ def demo(base: Path | None, residents: int, years: int, port: int, no_serve: boo
         images = _issue_cards(hub_home, homes, root)
 
         click.echo("")
-        click.echo(f"hub          http://127.0.0.1:{hub_port}/api/v1/status   (operator status, JSON)")
+        click.echo(
+            f"hub          http://127.0.0.1:{hub_port}/console   (operator console, from this machine; "
+            "status JSON: /api/v1/status)"
+        )
         for i, (_, name, _) in enumerate(CLINICS):
             click.echo(f"clinic node  {name}: http://127.0.0.1:{port + i}/desk   (pages; API docs: /schema)")
         click.echo(f"logins       {', '.join(u for u, _, _ in DEMO_STAFF)} — password: {DEMO_PASSWORD}")

@@ -222,24 +222,33 @@ def whole_visit(page: Page, clinic: Clinic, shots: Path | None = None) -> str:
     url = clinic.url
     # The clerk at the registration desk: the reader is ready; the resident hands over their card.
     log_in(page, url, "clerk")
-    expect(page.locator("#card-reader")).to_contain_text("Card reader ready", timeout=WAIT_MS)
+    expect(page.locator("#card-reader .card-state.ready")).to_be_visible(timeout=WAIT_MS)
     with cr.Emulator.from_image(clinic.card, port=VPCD_PORT):
         # The card opens its holder by itself: no key pressed, no name typed.
         expect(page.locator("#person-name")).to_have_text(clinic.holder.name, timeout=WAIT_MS)
         assert "/desk/card/" in page.url
         panel = page.locator("section.card-panel")
         expect(panel).to_be_visible()
-        expect(panel).to_contain_text("not shown to your role")  # a clerk does not read clinical data
+        expect(panel.locator(".withheld")).to_be_visible()  # a clerk does not read clinical data
         # Check in from the visit panel on the resident page.
         page.locator("#department").select_option(index=1)
-        shot("card-desk")
         page.locator("#checkin-submit").click()
         expect(page).to_have_url(re.compile(r"/visits/[^/]+$"))
         visit_path = urlsplit(page.url).path
         assert visit_step(page) == "registered"
 
+        # The nurse at the triage desk: the card still in the reader is offered; opening it shows
+        # the card's emergency data first, with its allergies.
+        log_in(page, url, "nurse")
+        page.locator("#open-card").click()
+        panel = page.locator("section.card-panel")
+        expect(panel.locator(".blood")).to_be_visible()
+        expect(panel.locator("li.allergy").first).to_be_visible()
+        expect(page.locator("#person-name")).to_have_text(clinic.holder.name)
+        shot("card-desk")
+
     # The nurse triages: vitals.
-    log_in(page, url, "nurse", then="/queue")
+    page.goto(f"{url}/queue")
     page.locator(f'main a[href^="{visit_path}"]').first.click()
     page.fill("#temperature_c", "38.4")
     page.fill("#systolic", "132")

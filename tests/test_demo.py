@@ -56,7 +56,7 @@ def test_demo_sets_up_a_hub_and_two_syncing_clinics(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     out = done.stdout
     assert f"http://127.0.0.1:{port}/" in out and f"http://127.0.0.1:{port + 1}/" in out
-    assert f"http://127.0.0.1:{port + 100}/api/v1/status" in out
+    assert f"http://127.0.0.1:{port + 100}/console" in out
     assert "password:" in out
     hub = json.loads(
         subprocess.run(

@@ -1,6 +1,12 @@
-"""Retake the README's screenshots (1280x800): the desk with hits, a resident's page, the sync page.
+"""Retake the README's screenshots (1280x860) of the main pages, with synthetic residents only.
 
-Runs the same flow as ``tests/test_browser.py`` (a fresh synthetic node, headless Debian Chromium):
+Runs the flows the browser tests check, headless Debian Chromium against real servers on loopback:
+
+- ``tests/test_browser.py``: the desk with hits, a resident's page, the sync page (``desk``,
+  ``resident``, ``sync``);
+- ``tests/test_browser_visit.py``: a card at the desk opening its holder, the consultation, the
+  cashier, the pharmacy (``card-desk``, ``consultation``, ``cashier``, ``pharmacy``; needs pcscd);
+- ``tests/test_browser_hub.py``: the hub's console and its review queue (``console``, ``review``).
 
     .venv/bin/python docs/screenshots/take.py
 """
@@ -16,16 +22,21 @@ sys.path.insert(0, str(HERE.parent.parent))
 
 from playwright.sync_api import expect  # noqa: E402
 
+from tests.cardkit import pcscd_turn  # noqa: E402
 from tests.test_browser import CLERK, PASSWORD, browser, running_node  # noqa: E402
+from tests.test_browser_hub import take_console_screenshots  # noqa: E402
+from tests.test_browser_visit import READER, running_clinic, whole_visit  # noqa: E402
+
+VIEWPORT = {"width": 1280, "height": 860}
 
 
-def main() -> None:
+def desk_resident_sync() -> None:
     with (
         tempfile.TemporaryDirectory(prefix="rhip-shots-") as tmp,
         running_node(Path(tmp)) as node,
         browser() as b,
     ):
-        page = b.new_page(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+        page = b.new_page(viewport=VIEWPORT, locale="zh-CN")
         page.goto(f"{node.url}/login?next=/desk")
         page.fill("#user", CLERK)
         page.fill("#password", PASSWORD)
@@ -41,7 +52,25 @@ def main() -> None:
         expect(page.locator("#sync-bar")).to_be_visible()
         page.screenshot(path=HERE / "sync.png")
         page.close()
-    print(f"saved desk.png, resident.png and sync.png in {HERE}")
+
+
+def visit() -> None:
+    with (
+        tempfile.TemporaryDirectory(prefix="rhip-shots-") as tmp,
+        running_clinic(Path(tmp), card_reader=READER) as clinic,
+        pcscd_turn(),
+        browser() as b,
+    ):
+        page = b.new_page(viewport=VIEWPORT, locale="zh-CN")
+        whole_visit(page, clinic, shots=HERE)
+        page.close()
+
+
+def main() -> None:
+    desk_resident_sync()
+    visit()
+    take_console_screenshots(HERE)
+    print(f"saved the screenshots in {HERE}")
 
 
 if __name__ == "__main__":
