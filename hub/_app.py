@@ -199,8 +199,24 @@ async def enroll(request: Request[Any, Any, Any]) -> Response[dict[str, Any]]:
 async def feed_head(request: Request[Any, Any, Any], node_id: FromPath[str]) -> Response[bytes]:
     """The hub's signed head of the node's feed: where its next push starts."""
     hub = _state(request)
+    waiting = _waiting(request.query_params.get("waiting"))
     node = await _signed(request, node_id, await _body(request))
+    if waiting is not None:  # what the node has not sent yet: operators watch it (status "pending")
+        await _run(_report_waiting, hub.store, node.node_id, waiting, hub.store.now_ms())
     return _frame_response(compress(seal_head(node.head, hub.store.now_ms(), hub.key).frame))
+
+
+def _waiting(text: str | None) -> int | None:
+    if text is None:
+        return None
+    if not text.isdigit() or len(text) > 12:
+        raise Refused(400, "malformed", "waiting must be a whole number of records", field="waiting")
+    return int(text)
+
+
+def _report_waiting(store: HubStore, node_id: str, waiting: int, now_ms: int) -> None:
+    with store.transaction() as tx:
+        tx.report_waiting(node_id, waiting, now_ms)
 
 
 @post("/sync/v1/feeds/{node_id:str}/changesets", status_code=200)

@@ -324,6 +324,14 @@ MIGRATIONS: list[tuple[int, str, list[Step]]] = [
             "CREATE INDEX mpi_queue_order ON mpi_queue (queued_ms)",
         ],
     ),
+    (
+        4,
+        "what each node reported waiting in its outbox when it last asked for its head",
+        [
+            "ALTER TABLE nodes ADD COLUMN waiting INTEGER",
+            "ALTER TABLE nodes ADD COLUMN waiting_ms INTEGER",
+        ],
+    ),
 ]
 
 

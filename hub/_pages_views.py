@@ -16,7 +16,7 @@ _STORED_ALERTS_SHOWN = 50
 
 
 def node_rows(store: HubStore) -> list[dict[str, Any]]:
-    """Every node: clinic, name, last seen (and whether silent too long), lag, held, skew, forks."""
+    """Every node: clinic, name, last seen (and whether silent too long), lag, pending, held, skew, forks."""
     reads = store.reads()
     now, silent_after = store.now_ms(), reads.silent_after_ms()
     rows = []
@@ -34,6 +34,7 @@ def node_rows(store: HubStore) -> list[dict[str, Any]]:
                 "silent": n.silent(now, silent_after),
                 "lag_ms": None if last is None else last.lag_ms,
                 "last_received": None if last is None else iso(last.received_ms),
+                "pending": n.waiting,  # what the node said it had not sent yet, at its last round
                 "held": len(reads.held(n.node_id)),
                 "quarantined": len(reads.quarantined(n.node_id)),
                 "skew_ms": n.skew_ms,

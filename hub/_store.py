@@ -100,6 +100,8 @@ class NodeInfo:
     head: FeedHead
     last_seen_ms: int | None
     skew_ms: int | None
+    waiting: int | None = None  # records the node had not yet sent when it last asked for its head
+    waiting_ms: int | None = None
 
     @property
     def revoked(self) -> bool:
@@ -199,7 +201,7 @@ class FieldState:
 
 _NODE_COLUMNS = (
     "node_id, clinic, name, public_key, enrolled_ms, revoked_ms, revoked_reason, "
-    "head_seq, head_hash, last_seen_ms, skew_ms"
+    "head_seq, head_hash, last_seen_ms, skew_ms, waiting, waiting_ms"
 )
 _HELD_COLUMNS = "id, node_id, seq, idx, record_id, reason, detail, held_ms"
 _TOKEN_COLUMNS = "hash, clinic, expires_ms, used_ms, used_by, revoked_ms, created_ms"  # noqa: S105 - column names
@@ -209,8 +211,9 @@ _SILENT_KEY = "silent_after_ms"
 
 
 def _node(row: tuple[Any, ...]) -> NodeInfo:
-    nid, clinic, name, key, enrolled, revoked, why, seq, head_hash, seen, skew = row
-    return NodeInfo(nid, clinic, name, key, enrolled, revoked, why, FeedHead(nid, seq, head_hash), seen, skew)
+    nid, clinic, name, key, enrolled, revoked, why, seq, head_hash, seen, skew, waiting, waiting_ms = row
+    head = FeedHead(nid, seq, head_hash)
+    return NodeInfo(nid, clinic, name, key, enrolled, revoked, why, head, seen, skew, waiting, waiting_ms)
 
 
 class Reads(MasterReads):
@@ -561,6 +564,13 @@ class Writes(MasterWrites, Reads):
     def touch_node(self, node_id: str, now_ms: int) -> None:
         self.conn.execute("UPDATE nodes SET last_seen_ms = ? WHERE node_id = ?", (now_ms, node_id))
 
+    def report_waiting(self, node_id: str, waiting: int, now_ms: int) -> None:
+        """What the node says it has not sent yet (``?waiting=`` on its head request)."""
+        self.conn.execute(
+            "UPDATE nodes SET waiting = ?, waiting_ms = ?, last_seen_ms = ? WHERE node_id = ?",
+            (waiting, now_ms, now_ms, node_id),
+        )
+
     # -- node feeds --------------------------------------------------------------
 
     def add_changeset(
@@ -776,6 +786,8 @@ class HubStore:
                     "head": n.head.seq,
                     "records": r.record_count(n.node_id),
                     "last_seen": iso(n.last_seen_ms),
+                    "pending": n.waiting,
+                    "pending_at": iso(n.waiting_ms),
                     "skew_s": None if n.skew_ms is None else round(n.skew_ms / 1000, 1) + 0.0,  # no -0.0
                     "quarantined": [q.as_json() for q in r.quarantined(n.node_id)],
                     "held": [h.as_json() for h in r.held(n.node_id)],

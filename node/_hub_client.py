@@ -175,9 +175,14 @@ class HubClient:
             raise HubAnswerInvalid("the hub's enrolment answer is not a JSON object")
         return answer
 
-    def head(self) -> bytes:
-        """The hub's signed head frame for this node's feed (not yet verified)."""
-        return _inflate(self._send("GET", f"/sync/v1/feeds/{self.node_id}/head").content)
+    def head(self, *, waiting: int | None = None) -> bytes:
+        """The hub's signed head frame for this node's feed (not yet verified).
+
+        ``waiting``: the records this node has not sent yet, for the hub's operators (signed,
+        as part of the path).
+        """
+        params = None if waiting is None else {"waiting": waiting}
+        return _inflate(self._send("GET", f"/sync/v1/feeds/{self.node_id}/head", params=params).content)
 
     def push(self, frames: list[bytes]) -> dict[str, Any]:
         """Send consecutive changeset frames in one POST (a batch when more than one).

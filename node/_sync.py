@@ -191,7 +191,7 @@ class SyncClient:
             return result
 
     def _round(self) -> RoundResult:
-        head = self.fetch_head()
+        head = self.fetch_head(waiting=self.status()["pending"])
         self._check_feed_continues(head)
         sealed = self._seal()
         pushed, head_seq, held, pull_head = self._push(head)
@@ -228,9 +228,10 @@ class SyncClient:
             SyncState.set_hub_head(conn, signed.head.seq, signed.head.hash, signed.wall_ms)
         return signed
 
-    def fetch_head(self) -> sync.FeedHead:
-        """The hub's verified head of this node's feed (also kept in sync_state)."""
-        return self._open_head(self._http.head()).head
+    def fetch_head(self, *, waiting: int | None = None) -> sync.FeedHead:
+        """The hub's verified head of this node's feed (also kept in sync_state); ``waiting`` is
+        reported to the hub's operators."""
+        return self._open_head(self._http.head(waiting=waiting)).head
 
     # -- push -------------------------------------------------------------------
 

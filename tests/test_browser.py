@@ -34,6 +34,7 @@ CHROMIUM_ARGS = [
 ]
 CLERK, PASSWORD = "clerk", "browser-test-2026"
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
+NODE_SERVE = [sys.executable, "-m", "cli", "node", "serve"]
 
 pytestmark = [
     pytest.mark.slow,
@@ -99,7 +100,8 @@ def running_node(root: Path) -> Iterator[Node]:
     url = f"http://127.0.0.1:{port}"
     with (root / "node.log").open("ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "cli", "node", "serve", "--home", str(home), "--port", str(port)],
+            # No card reader: the card tests own the virtual readers (a watcher would read their cards).
+            [*NODE_SERVE, "--home", str(home), "--port", str(port), "--card-reader", "none"],
             stdout=subprocess.DEVNULL,
             stderr=log,
         )

@@ -122,6 +122,28 @@ def test_nodes_are_listed_with_last_contact_lag_skew_and_held(
     assert re.search(r'data-kind="review">.*?(\d+) 项待审核', page, re.S)
 
 
+def test_what_each_node_has_not_sent_yet_is_shown_as_it_reported(
+    client: TestClient[Any], hub_store: HubStore, hub_home: HubHome
+) -> None:
+    a, b = enrolled(client, hub_store, "511321100"), enrolled(client, hub_store, "511321101")
+    path = f"/sync/v1/feeds/{a.node_id}/head?waiting=37"
+    assert client.get(path, headers=a.headers("GET", path)).status_code == 200
+    page = client.get("/console").text
+    assert cell(row(page, f"node-{a.node_id}"), "pending") == "37"
+    assert cell(row(page, f"node-{b.node_id}"), "pending") == ""  # never reported
+    nodes = {n["node_id"]: n for n in hub_status(hub_home)["nodes"]}
+    assert nodes[a.node_id]["pending"] == 37 and nodes[a.node_id]["pending_at"] is not None
+    assert nodes[b.node_id]["pending"] is None
+
+    # The figure is signed with the path: another number under the same signature is refused.
+    forged = f"/sync/v1/feeds/{a.node_id}/head?waiting=0"
+    assert client.get(forged, headers=a.headers("GET", path)).status_code == 403
+    bad = f"/sync/v1/feeds/{a.node_id}/head?waiting=lots"
+    r = client.get(bad, headers=a.headers("GET", bad))
+    assert r.status_code == 400 and r.json()["field"] == "waiting"
+    assert {n["node_id"]: n["pending"] for n in hub_status(hub_home)["nodes"]}[a.node_id] == 37
+
+
 def test_a_node_silent_past_the_configured_time_is_an_alert_on_the_console_and_in_status(
     client: TestClient[Any],
     hub_store: HubStore,

@@ -117,6 +117,7 @@ class FakeHub:
     held: dict[str, list[dict[str, str]]] = field(default_factory=lambda: defaultdict(list))
     hold_types: set[str] = field(default_factory=set)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    waiting: list[str | None] = field(default_factory=list)  # ?waiting= of each head request
     reported_head: dict[str, sync.FeedHead] = field(default_factory=dict)  # a stale head to report
     tamper: Callable[[bytes], bytes] | None = None
 
@@ -159,6 +160,8 @@ class FakeHub:
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         self.requests.append((request.method, path))
+        if path.endswith("/head"):
+            self.waiting.append(request.url.params.get("waiting"))
         if (request.method, path) == ("POST", "/sync/v1/enroll"):
             return self._enroll(json.loads(request.content))
         node_id = request.headers.get("x-rhip-node", "")
@@ -427,6 +430,8 @@ def test_records_reach_the_hub_exactly_once_and_nothing_is_pending(
     before = hub.posts()
     again = a.client.round()  # nothing new: one head request, no upload
     assert hub.posts() == before and again.pushed == 0 and again.sealed == 0
+    # Each round told the hub's operators what was still to send as it began.
+    assert hub.waiting == ["13", "0"]
 
 
 def test_several_changesets_travel_in_one_post(clinics: Callable[..., Clinic], hub: FakeHub) -> None:
