@@ -300,6 +300,11 @@ def test_the_review_queue_shows_both_registrations_side_by_side_and_logs_the_rea
         birth is not None and cell(birth.group(1), "ours") == cell(birth.group(1), "theirs") == "2015-06-01"
     )
     assert "511321101 卫生院" in table.group(1) and "511321100 卫生院" in table.group(1)  # each one's clinic
+    # The evidence in the operator's language: agreement levels, the rule that held it back, the sex.
+    assert cell(birth.group(1), "level") == "完全一致"
+    assert "可能是双胞胎" in text(page) and "possible match" not in text(page)
+    sex = re.search(r'<tr class="level-agree" data-field="sex">(.*?)</tr>', table.group(1), re.S)
+    assert sex is not None and cell(sex.group(1), "ours") == cell(sex.group(1), "theirs") == "男"
     # The read is in the hub's access log: who, which registration, never the names.
     (entry,) = hub_store.reads().access_log()
     assert (entry.action, entry.resident_id, entry.user) == ("console:review", t2["id"], "(console)")
