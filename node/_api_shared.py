@@ -30,7 +30,7 @@ from ._sync_errors import HubRefused, HubUnreachable, SyncError
 from ._tree import shared_file_tree, source_of
 from ._web_auth import require
 
-__all__ = ["SharedController"]
+__all__ = ["SharedController", "hub_clinics"]
 
 Req = Request[Staff, Any, Any]
 
@@ -51,7 +51,7 @@ def _text(data: dict[str, Any], name: str, limit: int) -> str | Response[dict[st
     return value.strip()
 
 
-def _clinics(answer: dict[str, Any]) -> dict[str, dict[str, str]]:
+def hub_clinics(answer: dict[str, Any]) -> dict[str, dict[str, str]]:
     """The hub's node directory in an answer: node id → ``{"clinic", "name"}``."""
     given = answer.get("clinics")
     if not isinstance(given, dict):
@@ -107,7 +107,7 @@ class SharedController(Controller):
         except SyncError as exc:
             ctx.audit("read:shared-summary", detail={"found": False, "why": exc.reason}, reason=reason)
             return _hub_failed(exc, "a shared summary")
-        clinics = _clinics(answer)
+        clinics = hub_clinics(answer)
         for name in _SUMMARY_LISTS:
             for item in answer.get(name) or []:
                 if isinstance(item, dict) and isinstance(item.get("source"), str):
@@ -150,7 +150,7 @@ class SharedController(Controller):
         except SyncError as exc:
             ctx.audit("break-glass", resident_id=resident_id, detail={"released": False}, reason=reason)
             return _hub_failed(exc, "breaking the glass")
-        clinics = _clinics(answer)
+        clinics = hub_clinics(answer)
         records = [
             {**r, "break_glass": True, "read_only": True, "source": source_of(str(r.get("author")), clinics)}
             for r in answer["records"]

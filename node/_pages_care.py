@@ -18,6 +18,7 @@ Rules (beside those of ``node._pages``):
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -28,6 +29,7 @@ from litestar.response import Redirect
 from schemas import RecordEnvelope, RecordInvalid
 
 from ._access import Permission, writable_types
+from ._api_shared import hub_clinics
 from ._api_support import MAX_REASON, Ctx
 from ._pages_base import PAGE_ERRORS, Form, Req, page_lang, page_today, render
 from ._pages_care_views import (
@@ -456,25 +458,7 @@ class ReferralPages(Controller):
     )
     def refer(self, request: Req, resident_id: FromPath[str], data: Form) -> Response[Any]:
         """Refer out through ``refer_out`` (as ``POST /api/v1/referrals``); then the referrals list."""
-        ctx = Ctx(request)
-        ctx.store.resident(resident_id)  # registered here: else the 404 page
-        values, body = referral_body(data)
-        try:
-            env = refer_out(_clinic(ctx), resident_id, body)
-        except RecordInvalid as exc:
-            errors, other = form_problems(exc, REFERRAL_FIELDS)
-            return self._ask_form(
-                request,
-                resident_id,
-                "referral_new.html",
-                REFERRAL_FIELDS,
-                values=values,
-                errors=errors,
-                other_errors=other,
-                status=422,
-            )
-        ctx.audit("referral:out", resident_id=resident_id, record_id=env.id, detail={"via": "page"})
-        return Redirect("/referrals", status_code=303)
+        return self._ask(request, resident_id, data, _ASKS["refer"])
 
     @get("/residents/{resident_id:str}/consult", guards=[require(Permission.REFER)], sync_to_thread=True)
     def consult_form(self, request: Req, resident_id: FromPath[str]) -> Response[str]:
@@ -488,25 +472,52 @@ class ReferralPages(Controller):
     )
     def consult(self, request: Req, resident_id: FromPath[str], data: Form) -> Response[Any]:
         """Ask a consultation through ``request_consultation`` (as ``POST /api/v1/consultations``)."""
+        return self._ask(request, resident_id, data, _ASKS["consult"])
+
+    def _ask(self, request: Req, resident_id: str, data: dict[str, str], ask: _Ask) -> Response[Any]:
+        """Refer or ask: the form checked and written as the API does, or back with its problems."""
         ctx = Ctx(request)
-        ctx.store.resident(resident_id)
-        values, body = consultation_body(data)
+        ctx.store.resident(resident_id)  # registered here: else the 404 page
+        values, body = ask.body(data)
         try:
-            env = request_consultation(_clinic(ctx), resident_id, body)
+            env = ask.write(_clinic(ctx), resident_id, body)
         except RecordInvalid as exc:
-            errors, other = form_problems(exc, CONSULTATION_FIELDS)
+            errors, other = form_problems(exc, ask.fields)
             return self._ask_form(
                 request,
                 resident_id,
-                "consult_new.html",
-                CONSULTATION_FIELDS,
+                ask.template,
+                ask.fields,
                 values=values,
                 errors=errors,
                 other_errors=other,
                 status=422,
             )
-        ctx.audit("consultation:request", resident_id=resident_id, record_id=env.id, detail={"via": "page"})
+        ctx.audit(ask.action, resident_id=resident_id, record_id=env.id, detail={"via": "page"})
         return Redirect("/referrals", status_code=303)
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """Referring out and asking a consultation: the same form flow over different records."""
+
+    template: str
+    fields: tuple[str, ...]
+    body: Callable[[dict[str, str]], tuple[dict[str, str], dict[str, Any]]]
+    write: Callable[[Clinic, str, dict[str, Any]], RecordEnvelope]
+    action: str  # the API's audit action
+
+
+_ASKS = {
+    "refer": _Ask("referral_new.html", REFERRAL_FIELDS, referral_body, refer_out, "referral:out"),
+    "consult": _Ask(
+        "consult_new.html",
+        CONSULTATION_FIELDS,
+        consultation_body,
+        request_consultation,
+        "consultation:request",
+    ),
+}
 
 
 # -- the shared summary and break-glass --------------------------------------------------------------
@@ -528,14 +539,6 @@ def _hub_outcome(exc: SyncError) -> tuple[int, dict[str, Any]]:
         kind = "not-found" if exc.status_code == 404 else "refused"
         return exc.status_code, {"kind": kind, "detail": str(exc)}
     return 502, {"kind": "refused", "detail": str(exc)}
-
-
-def _hub_clinics(answer: dict[str, Any]) -> dict[str, dict[str, str]]:
-    """The hub's node directory in an answer: node id → ``{"clinic", "name"}``."""
-    given = answer.get("clinics")
-    if not isinstance(given, dict):
-        return {}
-    return {str(k): {str(a): str(b) for a, b in v.items()} for k, v in given.items() if isinstance(v, dict)}
 
 
 class SharedPages(Controller):
@@ -610,7 +613,7 @@ class SharedPages(Controller):
             )
             status, outcome = _hub_outcome(exc)
             return self._page(request, resident_id, "summary.html", outcome=outcome, status=status, **page)
-        clinics = _hub_clinics(answer)
+        clinics = hub_clinics(answer)
         for name in ("allergies", "conditions", "medications", "encounters", "labs"):
             for item in answer.get(name) or []:
                 if isinstance(item, dict) and isinstance(item.get("source"), str):
@@ -664,7 +667,7 @@ class SharedPages(Controller):
             return self._page(
                 request, resident_id, "break_glass.html", outcome=outcome, status=status, **page
             )
-        clinics = _hub_clinics(answer)
+        clinics = hub_clinics(answer)
         records = [{**r, "source": source_of(str(r.get("author")), clinics)} for r in answer["records"]]
         ctx.audit(
             "break-glass",
