@@ -25,6 +25,7 @@ Rules:
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import Annotated, Any
@@ -64,14 +65,11 @@ _YEAR_S = 365 * 86400
 Req = Request[Any, Any, Any]
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
-_LANGUAGES: Languages | None = None
 
-
+@functools.cache
 def _languages() -> Languages:
-    global _LANGUAGES  # noqa: PLW0603 - built once, on first use: the templates are read-only
-    if _LANGUAGES is None:
-        _LANGUAGES = Languages(TEMPLATE_DIR, LOCALE_DIR, ("console",))
-    return _LANGUAGES
+    """The console's Jinja environments, built once: the templates are read-only."""
+    return Languages(TEMPLATE_DIR, LOCALE_DIR, ("console",))
 
 
 def _lang(request: Req) -> str:

@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from cardreader import encode_note, encode_visit
+from cardreader import CardRead, encode_note, encode_visit
 from schemas import EXAM_KINDS, FieldError, RecordInvalid, Step
 
 from . import _desk_read as read
@@ -27,7 +27,7 @@ from ._api_card import card_view, open_presented
 from ._api_support import Ctx
 from ._auth import Staff
 from ._cards import card_writes
-from ._desk import DeskResult, PresentedCard
+from ._desk import DeskResult, Holder, PresentedCard
 from ._desk_read import queue_entry
 from ._desk_services import Desk
 from ._web_auth import require
@@ -70,6 +70,24 @@ def _object(data: dict[str, Any], name: str) -> dict[str, Any] | None:
     return value
 
 
+def register_holder(ctx: Ctx, desk: Desk, card: CardRead, **detail: Any) -> Holder:
+    """The checked card's holder here: found, or registered provisionally from the card; audited
+    (``register:card`` or ``read:card``, reason ``registration``) with ``detail`` added."""
+    holder = desk.register_from_card(PresentedCard(card.content, card.key_id, card.expired), user=ctx.staff)
+    ctx.audit(
+        "register:card" if holder.created else "read:card",
+        resident_id=holder.resident_id,
+        detail={
+            "card_number": card.content.issuer.card_number,
+            "verified": True,
+            "created": holder.created,
+            **detail,
+        },
+        reason="registration",
+    )
+    return holder
+
+
 class DeskController(Controller):
     path = "/api/v1/desk"
     tags = ("desk",)
@@ -91,19 +109,7 @@ class DeskController(Controller):
         """The card's holder here: found, or registered provisionally from the verified card (201)."""
         ctx = Ctx(request)
         card, warning = open_presented(ctx, data)
-        holder = _desk(request).register_from_card(
-            PresentedCard(card.content, card.key_id, card.expired), user=ctx.staff
-        )
-        ctx.audit(
-            "register:card" if holder.created else "read:card",
-            resident_id=holder.resident_id,
-            detail={
-                "card_number": card.content.issuer.card_number,
-                "verified": True,
-                "created": holder.created,
-            },
-            reason="registration",
-        )
+        holder = register_holder(ctx, _desk(request), card)
         shown, withheld = card_view(ctx, card)
         body = {
             "holder": holder.as_json(),

@@ -34,7 +34,7 @@ from ._db import Database
 from ._desk_read import queue_entry
 from ._desk_services import Desk
 from ._pages_base import PAGE_ERRORS, AnyReq, Form, Req, page_lang, page_today, render, safe_next
-from ._pages_card import CardPages, desk_card_context
+from ._pages_card import CardPages, reader_view
 from ._pages_care import CARE_PAGES
 from ._pages_resident import resident_page
 from ._pages_views import (
@@ -112,7 +112,7 @@ class DeskPages(Controller):
             q=q,
             hits=self._hits(request, q),
             searched=bool(q.strip()),
-            reader=desk_card_context(request.app.state.desk_reader),
+            reader=reader_view(request.app.state.desk_reader),
         )
 
     @get("/results", sync_to_thread=True)
@@ -132,7 +132,7 @@ class DeskPages(Controller):
             q=q,
             hits=[],
             searched=bool(q.strip()),
-            reader=desk_card_context(request.app.state.desk_reader),
+            reader=reader_view(request.app.state.desk_reader),
         )
 
 

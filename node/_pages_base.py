@@ -28,14 +28,9 @@ Req = Request[Staff, Any, Any]
 AnyReq = Request[Any, Any, Any]
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
-_LANGUAGES: Languages | None = None
-
 
 def page_languages() -> Languages:
-    global _LANGUAGES  # noqa: PLW0603 - built once, on first use: the templates are read-only
-    if _LANGUAGES is None:
-        _LANGUAGES = languages()
-    return _LANGUAGES
+    return languages()  # built once (``_pages_i18n.languages`` is cached): the templates are read-only
 
 
 def page_lang(request: AnyReq) -> str:

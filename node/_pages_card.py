@@ -18,7 +18,6 @@ Rules:
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from litestar import Controller, Response, get, post
 from litestar.params import FromPath, FromQuery
@@ -28,16 +27,15 @@ from cardreader import CONDITIONS, CardError, CardRead, UntrustedNode
 
 from ._access import Permission
 from ._api_card import identify, open_files
+from ._api_desk import register_holder
 from ._api_support import Ctx
 from ._card_desk import DeskReader, Presented
-from ._desk import PresentedCard
-from ._desk_services import Desk
 from ._pages_base import PAGE_ERRORS, Req, page_lang, render
 from ._pages_resident import resident_page
 from ._pages_views import code_label, mask_id, sees_full_id
 from ._web_auth import require
 
-__all__ = ["CardPages", "card_panel"]
+__all__ = ["CardPages", "card_panel", "reader_view"]
 
 _REFRESH = "1s"
 
@@ -94,7 +92,7 @@ class CardPages(Controller):
         headers = {}
         if latest is not None and latest.seq > seen:
             headers["HX-Redirect"] = f"/desk/card/{latest.seq}"
-        response = render(request, "_card_status.html", reader=_status_view(reader))
+        response = render(request, "_card_status.html", reader=reader_view(reader))
         response.headers.update(headers)
         return response
 
@@ -102,10 +100,7 @@ class CardPages(Controller):
     def open(self, request: Req, seq: FromPath[int]) -> Response[str]:
         """The presented card's holder: their resident page, or the card alone (rule 2)."""
         ctx = Ctx(request)
-        presented = self._presented(request, seq)
-        if isinstance(presented, Response):
-            return presented
-        card = self._checked(request, ctx, presented)
+        card = self._card(request, ctx, seq)
         if isinstance(card, Response):
             return card
         read, warning = card
@@ -119,37 +114,21 @@ class CardPages(Controller):
 
     @post("/{seq:int}/register", guards=[require(Permission.REGISTER)], sync_to_thread=True, status_code=303)
     def register(self, request: Req, seq: FromPath[int]) -> Response[Any]:
-        """Register the card's holder here from the verified card (provisional; the hub links them)."""
+        """Register the card's holder here from the verified card (provisional; the hub links them),
+        as ``POST /api/v1/desk/card-registration``."""
         ctx = Ctx(request)
-        presented = self._presented(request, seq)
-        if isinstance(presented, Response):
-            return presented
-        card = self._checked(request, ctx, presented)
+        card = self._card(request, ctx, seq)
         if isinstance(card, Response):
             return card
-        read, _ = card
-        desk: Desk = request.app.state.desk
-        holder = desk.register_from_card(
-            PresentedCard(read.content, read.key_id, read.expired), user=ctx.staff
-        )
-        ctx.audit(
-            "register:card" if holder.created else "read:card",
-            resident_id=holder.resident_id,
-            detail={
-                "card_number": read.content.issuer.card_number,
-                "verified": True,
-                "created": holder.created,
-                "via": "page",
-            },
-            reason="registration",
-        )
+        register_holder(ctx, request.app.state.desk, card[0], via="page")
         return Redirect(f"/desk/card/{seq}", status_code=303)
 
-    def _presented(self, request: Req, seq: int) -> Presented | Response[str]:
+    def _card(self, request: Req, ctx: Ctx, seq: int) -> tuple[CardRead, str | None] | Response[str]:
+        """Presentation ``seq``, checked; else the page saying why (withdrawn 410, refused 422/409)."""
         presented = _reader(request).get(seq)
         if presented is None:
             return render(request, "card.html", status=410, card=None, seq=seq, error={"reason": "withdrawn"})
-        return presented
+        return self._checked(request, ctx, presented)
 
     def _checked(
         self, request: Req, ctx: Ctx, presented: Presented
@@ -172,17 +151,12 @@ class CardPages(Controller):
         )
 
 
-def _status_view(reader: DeskReader) -> dict[str, Any]:
+def reader_view(reader: DeskReader) -> dict[str, Any]:
+    """The desk reader as the desk page shows it, and the presentation number it has seen."""
     latest = reader.latest()
     return {
         "status": reader.status,
         "seq": latest.seq if latest is not None else reader.seq,
-        "present": latest is not None,
-        "open": f"/desk/card/{quote(str(latest.seq))}" if latest is not None else None,
+        "open": f"/desk/card/{latest.seq}" if latest is not None else None,
         "refresh": _REFRESH,
     }
-
-
-def desk_card_context(reader: DeskReader) -> dict[str, Any]:
-    """What the desk page needs to watch the reader."""
-    return _status_view(reader)

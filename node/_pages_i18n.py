@@ -10,6 +10,7 @@ The messages are split by area, one gettext domain each, in
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from schemas.i18n import DEFAULT_LANG, LANG_COOKIE, LANGS, Languages, negotiate
@@ -31,6 +32,7 @@ TEMPLATE_DIR = Path(__file__).parent / "templates"
 DOMAINS = ("rhip", "visit", "care")
 
 
+@functools.cache
 def languages() -> Languages:
-    """The pages' Jinja environments, one per language."""
+    """The pages' Jinja environments, one per language (built once: the templates are read-only)."""
     return Languages(TEMPLATE_DIR, LOCALE_DIR, DOMAINS)

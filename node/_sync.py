@@ -42,7 +42,7 @@ from ._pull import HubFeedApplier
 from ._rows import RECORD_COLUMNS, envelope_of
 from ._store import NodeStore
 from ._sync_errors import FeedBehindHub, HubAnswerInvalid, HubRefused, SyncError
-from ._sync_state import SyncState, add_held, iso, sync_status
+from ._sync_state import SyncState, add_held, iso, outbox_pending, sync_status
 
 __all__ = ["PUSH_BYTES", "RoundResult", "SyncClient", "enroll", "load_node_key"]
 
@@ -191,7 +191,7 @@ class SyncClient:
             return result
 
     def _round(self) -> RoundResult:
-        head = self.fetch_head(waiting=self.status()["pending"])
+        head = self.fetch_head(waiting=outbox_pending(self.store.db))
         self._check_feed_continues(head)
         sealed = self._seal()
         pushed, head_seq, held, pull_head = self._push(head)
@@ -208,7 +208,7 @@ class SyncClient:
             pulled=pulled,
             applied=applied,
             held=held,
-            pending=self.status()["pending"],
+            pending=outbox_pending(self.store.db),
         )
 
     def _has_held_reports(self) -> bool:

@@ -23,7 +23,7 @@ from typing import Any
 
 from ._db import Database
 
-__all__ = ["SyncState", "iso", "sync_status"]
+__all__ = ["SyncState", "iso", "outbox_pending", "sync_status"]
 
 _KEEP_ERRORS = 500
 _SHOW_ERRORS = 20
@@ -134,18 +134,30 @@ def add_held(conn: sqlite3.Connection, held: list[dict[str, Any]], wall_ms: int)
         )
 
 
+def _pending(conn: sqlite3.Connection, hub_seq: int | None) -> int:
+    """Records not yet on the hub: never sealed, or sealed past the hub's head. Two counts, each over
+    its own index (an OR of the two conditions scans the table): every page's sync bar asks this."""
+    row = conn.execute(
+        "SELECT (SELECT count(*) FROM outbox WHERE shipped_seq IS NULL) "
+        "+ (SELECT count(*) FROM outbox WHERE shipped_seq > ?)",
+        (hub_seq or 0,),
+    ).fetchone()
+    return int(row[0])
+
+
+def outbox_pending(db: Database) -> int:
+    """``pending`` of :func:`sync_status` alone (what a sync round reports to the hub)."""
+    conn = db.reader()
+    row = conn.execute("SELECT value FROM sync_state WHERE key = 'hub_seq'").fetchone()
+    return _pending(conn, int(row[0]) if row is not None and row[0] is not None else None)
+
+
 def sync_status(db: Database) -> dict[str, Any]:
     """``{"pending", "last_sync", "hub_head", "errors"}`` as `rhip node status --json` prints it."""
     conn = db.reader()
     state = dict(conn.execute("SELECT key, value FROM sync_state").fetchall())
     hub_seq = int(state["hub_seq"]) if state.get("hub_seq") is not None else None
-    # Two counts, each over its own index (an OR of the two conditions scans the table): every
-    # page's sync bar asks this.
-    pending = conn.execute(
-        "SELECT (SELECT count(*) FROM outbox WHERE shipped_seq IS NULL) "
-        "+ (SELECT count(*) FROM outbox WHERE shipped_seq > ?)",
-        (hub_seq or 0,),
-    ).fetchone()[0]
+    pending = _pending(conn, hub_seq)
     seen = int(state.get("errors_seen_id") or 0)
     errors: list[dict[str, Any]] = [
         {"at": at, "kind": kind, "reason": reason, "message": message, "record_id": record_id}
@@ -168,7 +180,7 @@ def sync_status(db: Database) -> dict[str, Any]:
         )
     ]
     return {
-        "pending": int(pending),
+        "pending": pending,
         "last_sync": state.get("last_sync"),
         "hub_head": hub_seq,
         "errors": errors,

@@ -75,6 +75,17 @@ def _initials(home: Path) -> str:
     return str(row[0])
 
 
+def wait_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    """Until the node server at ``url`` answers; its log if it exits first."""
+    for _ in range(600):  # up to ~60 s to come up; not an assertion on time
+        assert proc.poll() is None, log.read_text(encoding="utf-8", errors="replace")[-3000:]
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        time.sleep(0.1)
+    pytest.fail(f"the node did not answer at {url}/healthz")
+
+
 @contextlib.contextmanager
 def running_node(root: Path) -> Iterator[Node]:
     """A fresh, not enrolled node with 200 synthetic residents and a clerk, served on a free port."""
@@ -106,14 +117,7 @@ def running_node(root: Path) -> Iterator[Node]:
             stderr=log,
         )
     try:
-        for _ in range(300):  # up to ~60 s for the server to come up; not an assertion on time
-            assert proc.poll() is None, (root / "node.log").read_text(encoding="utf-8", errors="replace")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"the node did not answer at {url}/healthz")
+        wait_up(url, proc, root / "node.log")
         yield Node(url=url, initials=_initials(home))
     finally:
         proc.terminate()

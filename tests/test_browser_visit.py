@@ -16,13 +16,11 @@ import json
 import re
 import sqlite3
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -30,7 +28,7 @@ import cardreader as cr
 
 from .cardkit import pcscd_turn
 from .cluster import RHIP, Cluster, NodeProcess, checked, child_env, free_port, rhip, stop_process
-from .test_browser import CHROMIUM, LOOPBACK, browser
+from .test_browser import CHROMIUM, LOOPBACK, browser, wait_up
 
 PASSWORD = "browser-visit-2026"
 STAFF = ("clerk", "nurse", "doctor", "pharmacist")
@@ -117,22 +115,12 @@ def running_clinic(root: Path, *, card_reader: str = "none") -> Iterator[Clinic]
                  "--card-reader", card_reader],
                 stdout=subprocess.DEVNULL, stderr=log, env=child_env(),
             )  # fmt: skip
-        _wait_up(url, proc, root / "node.log")
+        wait_up(url, proc, root / "node.log")
         yield Clinic(cluster, node, url, holder, card)
     finally:
         if proc is not None:
             stop_process(proc)
         cluster.close()
-
-
-def _wait_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-    for _ in range(600):  # up to ~60 s to come up; not an assertion on time
-        assert proc.poll() is None, log.read_text(encoding="utf-8", errors="replace")[-3000:]
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return
-        time.sleep(0.1)
-    pytest.fail(f"the node did not answer at {url}/healthz")
 
 
 def log_in(page: Page, url: str, user: str, *, then: str = "/desk") -> None:

@@ -39,16 +39,20 @@ class Desk:
         return self.reader.present(READER, files).seq
 
 
+def add_staff(store: NodeStore, password_hash: str, *roles: str) -> None:
+    """One account per role, named after it, that logs in with the test password."""
+    with store.db.write() as conn:
+        conn.executemany(
+            "INSERT INTO users (name, role, password_hash, display_name, created_at) "
+            "VALUES (?, ?, ?, ?, '2026-01-01')",
+            [(role, role, password_hash, role) for role in roles],
+        )
+
+
 @pytest.fixture
 def desk(home: NodeHome, password_hash: str) -> Iterator[Desk]:
     store = make_store(home, Clock())
-    with store.db.write() as conn:
-        for role in ("clerk", "doctor", "pharmacist", "nurse"):
-            conn.execute(
-                "INSERT INTO users (name, role, password_hash, display_name, created_at) "
-                "VALUES (?, ?, ?, ?, '2026-01-01')",
-                (role, role, password_hash, role),
-            )
+    add_staff(store, password_hash, "clerk", "doctor", "pharmacist", "nurse")
     issuer = Issuer()
     reader = DeskReader(READER)
     reader.set_status("ready")
@@ -175,12 +179,7 @@ def test_a_withdrawn_card_is_forgotten(desk: Desk) -> None:
 
 def test_a_node_not_enrolled_cannot_judge_a_card(home: NodeHome, password_hash: str) -> None:
     store = make_store(home, Clock())
-    with store.db.write() as conn:
-        conn.execute(
-            "INSERT INTO users (name, role, password_hash, display_name, created_at) "
-            "VALUES ('clerk', 'clerk', ?, 'clerk', '2026-01-01')",
-            (password_hash,),
-        )
+    add_staff(store, password_hash, "clerk")
     reader = DeskReader(READER)
     app = create_app(store.db, store, clinic=home.clinic, name=home.name, desk_reader=reader)
     files = cr.read_files(cr.Channel(cr.VirtualCard(card_of(Issuer())[1]).process))
