@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+from importlib.metadata import version
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,26 @@ from node import NodeHome, NodeStore, Role, add_user, create_app, init_home, iss
 
 PASSWORD = "correct horse battery"
 _seq = itertools.count(1)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Refuse ``--dist loadgroup`` with a pytest that makes it stop grouping.
+
+    The card tests share the machine's one pcscd and its vpcd readers (``xdist_group("pcscd")``).
+    pytest-xdist groups a test by suffixing its node id with ``@group``; pytest 9.2 stores node ids
+    so that the suffix is silently lost (pytest-xdist issue 1386), and the group's tests would run
+    on both workers at once, reading each other's cards.
+    """
+    if config.getoption("dist", "no") != "loadgroup":
+        return
+    pytest_version = tuple(int(p) for p in pytest.__version__.split(".")[:2] if p.isdigit())
+    xdist_version = tuple(int(p) for p in version("pytest-xdist").split(".")[:2] if p.isdigit())
+    if pytest_version >= (9, 2) and xdist_version <= (3, 8):
+        raise pytest.UsageError(
+            f"pytest {pytest.__version__} with pytest-xdist {version('pytest-xdist')} does not group "
+            "tests under --dist loadgroup (the card tests would share pcscd at once): "
+            "install the versions pinned in pyproject.toml (installers/bootstrap.sh)"
+        )
 
 
 def village_code() -> str:

@@ -84,7 +84,12 @@ def _holder(db_path: Path) -> Holder:
 
 @contextlib.contextmanager
 def running_clinic(root: Path, *, card_reader: str = "none") -> Iterator[Clinic]:
-    """A hub, and a synthetic township's node enrolled through the fault proxy and serving its pages."""
+    """A hub, and a synthetic township's node enrolled through the fault proxy and serving its pages.
+
+    A node watching a card reader holds the machine's pcscd turn for as long as it runs: its desk
+    reader reads every card put into that reader, other tests' cards included.
+    """
+    held = contextlib.ExitStack()
     cluster = Cluster(root)
     proc: subprocess.Popen[bytes] | None = None
     try:
@@ -109,6 +114,8 @@ def running_clinic(root: Path, *, card_reader: str = "none") -> Iterator[Clinic]
                      "--out", card))  # fmt: skip
         port = free_port()
         url = f"http://127.0.0.1:{port}"
+        if card_reader != "none":
+            held.enter_context(pcscd_turn())
         with (root / "node.log").open("ab") as log:
             proc = subprocess.Popen(
                 [*RHIP, "node", "serve", "--home", str(node.path), "--port", str(port),
@@ -121,6 +128,7 @@ def running_clinic(root: Path, *, card_reader: str = "none") -> Iterator[Clinic]
         if proc is not None:
             stop_process(proc)
         cluster.close()
+        held.close()
 
 
 def log_in(page: Page, url: str, user: str, *, then: str = "/desk") -> None:
@@ -296,7 +304,7 @@ def whole_visit(page: Page, clinic: Clinic, shots: Path | None = None) -> str:
 
 def test_a_whole_visit_from_the_card_at_the_desk_to_the_pharmacy(clinic: Clinic) -> None:
     requested: list[str] = []
-    with pcscd_turn(), browser() as b:
+    with browser() as b:  # the clinic's node holds the pcscd turn
         page = b.new_page(viewport={"width": 1280, "height": 860}, locale="en-GB")
         page.on("request", lambda r: requested.append(r.url))
         whole_visit(page, clinic)

@@ -22,7 +22,6 @@ sys.path.insert(0, str(HERE.parent.parent))
 
 from playwright.sync_api import expect  # noqa: E402
 
-from tests.cardkit import pcscd_turn  # noqa: E402
 from tests.test_browser import CLERK, PASSWORD, browser, running_node  # noqa: E402
 from tests.test_browser_hub import take_console_screenshots  # noqa: E402
 from tests.test_browser_visit import READER, running_clinic, whole_visit  # noqa: E402
@@ -57,8 +56,7 @@ def desk_resident_sync() -> None:
 def visit() -> None:
     with (
         tempfile.TemporaryDirectory(prefix="rhip-shots-") as tmp,
-        running_clinic(Path(tmp), card_reader=READER) as clinic,
-        pcscd_turn(),
+        running_clinic(Path(tmp), card_reader=READER) as clinic,  # holds the pcscd turn
         browser() as b,
     ):
         page = b.new_page(viewport=VIEWPORT, locale="zh-CN")
