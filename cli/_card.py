@@ -24,8 +24,6 @@ from cardreader import (
     Emulator,
     ImageError,
     VirtualCard,
-    add_note,
-    append_visit,
     open_card,
     read_files,
     write_card,
@@ -381,10 +379,8 @@ def write_visit(home: Path, encounter: str, reader: str | None, timeout: float) 
                 today=dt.datetime.now().date(),
             )
             number = result.content.issuer.card_number
-            append_visit(ch, writes.visit, card_number=number)
+            writes.write(ch, result.content)
             notes: list[EmergencyNote] = writes.notes
-            for i, note in enumerate(notes):
-                add_note(ch, note, card_number=number, written=len(result.content.notes) + i)
     except (CardError, NotFound) as exc:
         raise click.ClickException(f"the card was not updated: {exc}") from None
     finally:

@@ -24,8 +24,6 @@ from cardreader import (
     Channel,
     ImageError,
     VirtualCard,
-    add_note,
-    append_visit,
     open_card,
     read_files,
 )
@@ -777,9 +775,7 @@ def finish(
                 clinic_name=h.name,
                 today=d.now().date(),
             )
-            append_visit(ch, writes.visit, card_number=number)
-            for i, note in enumerate(writes.notes):
-                add_note(ch, note, card_number=number, written=len(card.content.notes) + i)
+            writes.write(ch, card.content)
         _audit(d, staff, "write:card", resident_id=state.resident_id, record_id=visit_id, reason="care")
         _done(d, staff, "finish", done, as_json=as_json, line=f"finished; written to card {number}")
 

@@ -13,13 +13,17 @@ Rules:
 4. The reader is named (``rhip node serve --card-reader``) or, with ``auto``,
    the first reader seen. No PC/SC stack (no pyscard, pcscd stopped) is a state
    the desk shows, not an error: the desk works by name search without a card.
+5. Writing (the visit at its end, ``write``) goes to the card of a presentation
+   still in the reader, inside one PC/SC transaction, and the card is read
+   again in it: the desk then holds what the card now says.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Literal
 
@@ -28,8 +32,10 @@ from cardreader import (
     CardEvent,
     CardFiles,
     CardInserted,
+    CardRemoved,
     CardWithdrawn,
     Channel,
+    PcscUnavailable,
     ReaderAttached,
     ReaderDetached,
     ServiceLost,
@@ -42,7 +48,19 @@ log = logging.getLogger("rhip.node.card")
 
 AUTO = "auto"
 ReadCard = Callable[[str], CardFiles]  # the bytes of the card in a reader
+Connect = Callable[[str], AbstractContextManager[Channel]]  # a channel to the card in a reader
 ReaderStatus = Literal["off", "unavailable", "no-reader", "ready", "present", "unreadable"]
+
+
+@contextmanager
+def pcsc_channel(reader: str) -> Iterator[Channel]:
+    """The card in ``reader`` through PC/SC, inside one transaction."""
+    try:
+        from cardreader.pcsc import PcscCard
+    except ImportError:
+        raise PcscUnavailable("no PC/SC stack on this machine (pyscard is not installed)") from None
+    with PcscCard(reader) as card:
+        yield Channel(card.transmit)
 
 
 @dataclass(frozen=True)
@@ -62,8 +80,9 @@ class DeskReader:
     and other transports may call them directly.
     """
 
-    def __init__(self, reader: str | None = AUTO) -> None:
+    def __init__(self, reader: str | None = AUTO, *, connect: Connect = pcsc_channel) -> None:
         self.wanted = reader  # None: no reader (the desk works without cards)
+        self._connect = connect
         self.reader: str | None = None if reader in (None, AUTO) else reader
         self._status: ReaderStatus = "off" if reader is None else "unavailable"
         self._latest: Presented | None = None
@@ -116,6 +135,22 @@ class DeskReader:
             if status not in ("present", "unreadable"):
                 self._latest = None
 
+    def write(self, seq: int, write: Callable[[Channel], None]) -> Presented:
+        """Run ``write`` on the card of presentation ``seq`` and read the card again (rule 5).
+
+        CardRemoved when that card is no longer in the reader; any CardError of the write itself.
+        """
+        presented = self.get(seq)
+        if presented is None:
+            raise CardRemoved("the card was taken out of the reader: the visit was not written to it")
+        with self._connect(presented.reader) as ch:
+            write(ch)
+            files = read_files(ch)
+        with self._lock:
+            if self._latest is not None and self._latest.seq == seq:
+                self._latest = Presented(seq, presented.reader, files)
+            return Presented(seq, presented.reader, files)
+
     # -- the PC/SC thread ----------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -154,14 +189,14 @@ class DeskReader:
 
     def _run(self) -> None:
         try:
-            from cardreader.pcsc import CardMonitor, PcscCard
+            from cardreader.pcsc import CardMonitor
         except ImportError:  # no pyscard: the desk works without cards
             self.set_status("unavailable")
             return
 
         def read(reader: str) -> CardFiles:
-            with PcscCard(reader) as card:
-                return read_files(Channel(card.transmit))
+            with self._connect(reader) as ch:
+                return read_files(ch)
 
         self.set_status("no-reader")
         with CardMonitor(poll_ms=500) as monitor:

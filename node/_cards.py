@@ -16,7 +16,18 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from cardreader import CardContent, Emergency, EmergencyNote, Visit, emergency_from, new_notes, visit_from
+from cardreader import (
+    CardContent,
+    Channel,
+    Emergency,
+    EmergencyNote,
+    Visit,
+    add_note,
+    append_visit,
+    emergency_from,
+    new_notes,
+    visit_from,
+)
 from schemas import RecordEnvelope
 
 from ._rows import NotFound
@@ -38,6 +49,13 @@ class CardMatch:
 class CardWrites:
     visit: Visit
     notes: list[EmergencyNote]
+
+    def write(self, ch: Channel, card: CardContent) -> None:
+        """Onto ``card`` (as read): the visit into its ring, the notes after those it holds."""
+        number = card.issuer.card_number
+        append_visit(ch, self.visit, card_number=number)
+        for i, note in enumerate(self.notes):
+            add_note(ch, note, card_number=number, written=len(card.notes) + i)
 
 
 def match_card(store: NodeStore, content: CardContent) -> CardMatch | None:

@@ -13,6 +13,12 @@ Rules (besides ``_pages``'):
 3. Searching a code list (ICD-10, the essential medicines) is an htmx fragment;
    without scripts the consultation form's "Find" button does the same by
    posting the form back with the matches offered, storing nothing.
+4. Finishing a visit offers to write it onto the resident's card when that
+   card is in the desk reader, as ``POST …/finish`` with ``{"card": …}`` does:
+   the card is checked (a refusal audited) and must be this visit's
+   resident's, or nothing is done; the visit is then finished and written to
+   the card (``write:card``). A card taken out during the write leaves the
+   visit finished and the page saying the card was not written, and why.
 """
 
 from __future__ import annotations
@@ -27,11 +33,15 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 import schemas
+from cardreader import CardError, CardExpired, CardRead, open_card
 from schemas import RecordInvalid
 
 from . import _desk_read as read
 from ._access import Permission, allowed
+from ._api_card import open_files
 from ._api_support import Ctx
+from ._card_desk import DeskReader
+from ._cards import card_writes, match_card
 from ._desk import DeskResult
 from ._desk_read import DeskConflict
 from ._desk_services import Desk
@@ -108,6 +118,27 @@ def _conflict(exc: DeskConflict, where: Callable[[str], str | None] | None = Non
     return problems
 
 
+def _reader(request: Req) -> DeskReader:
+    reader: DeskReader = request.app.state.desk_reader
+    return reader
+
+
+def _card_of(request: Req, resident_id: str) -> int | None:
+    """The desk reader's presentation number when the card in it is ``resident_id``'s (rule 4)."""
+    presented = _reader(request).latest()
+    trust: bytes | None = request.app.state.card_trust
+    if presented is None or presented.files is None or trust is None:
+        return None
+    try:
+        card = open_card(presented.files, trust=trust, today=_desk(request).now().date())
+    except CardExpired as exc:
+        card = exc.card
+    except CardError:
+        return None  # the desk page says why the card cannot be used
+    match = match_card(_desk(request).store, card.content)
+    return presented.seq if match is not None and match.resident_id == resident_id else None
+
+
 # -- the visit page ----------------------------------------------------------------------------------
 
 
@@ -159,6 +190,10 @@ def visit_page(
     }
     if form is not None:
         forms[form].update(state)
+    card_seq = None
+    if allowed(role, Permission.DESK_FINISH) and view["open"]:
+        card_seq = _card_of(request, visit.resident_id)
+    written = request.query_params.get("card")
     if form == "consult":
         forms["consult"] |= _picked_rows(forms["consult"], lang)
     else:
@@ -176,6 +211,9 @@ def visit_page(
         form=form,
         vital_fields=[n for n, _ in VITAL_FIELDS],
         options=visit_options(lang),
+        card_seq=card_seq,
+        card_written=written if written in ("written", "not-written") else None,
+        card_why=request.query_params.get("why"),
     )
 
 
@@ -390,14 +428,72 @@ class VisitPages(Controller):
         )
 
     @post("/{visit_id:str}/finish", guards=[require(Permission.DESK_FINISH)], sync_to_thread=True)
-    def finish(self, request: Req, visit_id: FromPath[str]) -> Response[Any]:
-        """Close the visit, as ``POST …/finish`` without a card (the card is written at the reader's desk)."""
+    def finish(self, request: Req, visit_id: FromPath[str], data: Form) -> Response[Any]:
+        """Close the visit; with ``write_card`` also write it onto the card in the desk reader (rule 4)."""
         ctx = Ctx(request)
+        desk = _desk(request)
+        seq = (data.get("card_seq") or "").strip() if data.get("write_card") else ""
+        card: CardRead | None = None
+        if seq:
+            checked = self._card(request, ctx, visit_id, seq)
+            if isinstance(checked, FormProblems):
+                return visit_page(request, visit_id, status=422, form="finish", problems=checked)
+            card = checked
+        number = card.content.issuer.card_number if card is not None else None
         try:
-            result = _desk(request).finish(visit_id, user=ctx.staff)
+            result = desk.finish(visit_id, user=ctx.staff, card_number=number)
         except DeskConflict as exc:
             return visit_page(request, visit_id, status=409, form="finish", problems=_conflict(exc))
-        return _done(ctx, "finish", result, _visit_path(visit_id))
+        target = _visit_path(visit_id)
+        if card is not None and result.state.encounter_id is not None:
+            writes = card_writes(
+                desk.store,
+                result.state.resident_id,
+                result.state.encounter_id,
+                card.content,
+                clinic=request.app.state.clinic,
+                clinic_name=request.app.state.name,
+                today=desk.now().date(),
+            )
+            try:
+                _reader(request).write(int(seq), lambda ch: writes.write(ch, card.content))
+            except CardError as exc:
+                target += f"?card=not-written&why={quote(exc.reason)}"
+            else:
+                ctx.audit(
+                    "write:card",
+                    resident_id=result.state.resident_id,
+                    record_id=visit_id,
+                    detail={"via": "page"},
+                    reason="care",
+                )
+                target += "?card=written"
+        return _done(ctx, "finish", result, target)
+
+    def _card(self, request: Req, ctx: Ctx, visit_id: str, seq: str) -> CardRead | FormProblems:
+        """Presentation ``seq``'s card, checked, if it is this visit's resident's; else why not."""
+        problems = FormProblems()
+        presented = _reader(request).get(int(seq)) if seq.isdigit() else None
+        if presented is not None and presented.files is None:  # the desk page already says why
+            problems.add("write_card", str(presented.error))
+            return problems
+        if presented is None or presented.files is None:
+            problems.add(
+                "write_card", "the card is no longer in the reader: put it back, or finish without it"
+            )
+            return problems
+        try:
+            card, _ = open_files(ctx, presented.files)
+        except CardError as exc:
+            problems.add("write_card", str(exc))
+            return problems
+        match = match_card(ctx.store, card.content)
+        if match is None or match.resident_id != _desk(request).visit(visit_id).resident_id:
+            problems.add(
+                "write_card", "the card in the reader belongs to someone else than this visit's resident"
+            )
+            return problems
+        return card
 
 
 # -- the resident page's panel ------------------------------------------------------------------------

@@ -12,6 +12,7 @@ SYNTHETIC DATA ONLY. Nothing here asserts on wall-clock time; waits have generou
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import re
 import sqlite3
@@ -25,6 +26,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 import cardreader as cr
+from node import NodeHome
 
 from .cardkit import pcscd_turn
 from .cluster import RHIP, Cluster, NodeProcess, checked, child_env, free_port, rhip, stop_process
@@ -295,15 +297,32 @@ def whole_visit(page: Page, clinic: Clinic, shots: Path | None = None) -> str:
     page.locator("#dispense-submit-1").click()
     expect(page.locator("#visit-step")).to_have_attribute("data-step", "paid")
 
-    # The desk closes the visit.
+    # The desk closes the visit with the resident's card back in the reader: the visit goes onto it.
     log_in(page, url, "clerk", then=visit_path)
-    page.locator("#finish-submit").click()
+    with cr.Emulator.from_image(clinic.card, port=VPCD_PORT):
+        offered = page.locator("#write-card")
+        for _ in range(WAIT_MS // 500):  # the desk reader reads the card within a poll or two
+            if offered.count():
+                break
+            page.wait_for_timeout(500)
+            page.reload()
+        expect(offered).to_be_checked()
+        page.locator("#finish-submit").click()
+        expect(page.locator("#card-outcome")).to_have_class(re.compile(r"\bcard-written\b"))
     expect(page.locator("#visit-step")).to_have_attribute("data-step", "done")
     return visit_path
 
 
+def card_visits(clinic: Clinic) -> tuple[cr.Visit, ...]:
+    """The recent visits on the resident's card (its image file), checked against the hub's key."""
+    files = cr.read_files(cr.Channel(cr.VirtualCard(cr.CardImage.load(clinic.card)).process))
+    trust = NodeHome.open(clinic.node.path).card_trust()
+    return cr.open_card(files, trust=trust, today=dt.date.today()).content.visits
+
+
 def test_a_whole_visit_from_the_card_at_the_desk_to_the_pharmacy(clinic: Clinic) -> None:
     requested: list[str] = []
+    started, before = dt.date.today(), card_visits(clinic)
     with browser() as b:  # the clinic's node holds the pcscd turn
         page = b.new_page(viewport={"width": 1280, "height": 860}, locale="en-GB")
         page.on("request", lambda r: requested.append(r.url))
@@ -315,4 +334,8 @@ def test_a_whole_visit_from_the_card_at_the_desk_to_the_pharmacy(clinic: Clinic)
         "SELECT count(*) FROM records WHERE type = 'dispense' AND resident_id = ?", clinic.holder.resident_id
     )
     assert dispensed == 1
+    # The card the resident takes home holds this visit (the emulator saved what was written).
+    new = [v for v in card_visits(clinic) if v not in before]
+    assert [(v.clinic, v.diagnoses[0][:3]) for v in new] == [(CLINIC, "J06")]
+    assert started <= new[0].on <= dt.date.today()
     assert only_loopback(requested) == []

@@ -7,8 +7,10 @@ SYNTHETIC DATA ONLY. Nothing here asserts on wall-clock time.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +25,7 @@ from .cardkit import READERS, Issuer, pcscd_turn
 from .conftest import PASSWORD
 from .test_desk import Clock, card_of, make_store
 from .test_pages import login
+from .test_pages_visit import DRUG, consulted, field_error, paid, post, visit_step
 
 READER = "Virtual PCD 00 00"
 
@@ -33,10 +36,20 @@ class Desk:
     store: NodeStore
     reader: DeskReader
     issuer: Issuer
+    card: cr.VirtualCard | None = None  # the card in the reader, as the desk reader's writes reach it
 
     def insert(self, image: cr.CardImage) -> int:
-        files = cr.read_files(cr.Channel(cr.VirtualCard(image).process))
+        self.card = cr.VirtualCard(image)
+        files = cr.read_files(cr.Channel(self.card.process))
         return self.reader.present(READER, files).seq
+
+    @contextmanager
+    def connect(self, reader: str) -> Iterator[cr.Channel]:
+        """The desk reader's channel to the card in it (no PC/SC here)."""
+        assert reader == READER
+        if self.card is None:
+            raise cr.NoCard(f"no card in reader {reader!r}")
+        yield cr.Channel(self.card.process)
 
 
 def add_staff(store: NodeStore, password_hash: str, *roles: str) -> None:
@@ -54,13 +67,19 @@ def desk(home: NodeHome, password_hash: str) -> Iterator[Desk]:
     store = make_store(home, Clock())
     add_staff(store, password_hash, "clerk", "doctor", "pharmacist", "nurse")
     issuer = Issuer()
-    reader = DeskReader(READER)
+    seen: list[Desk] = []
+
+    def connect(name: str) -> AbstractContextManager[cr.Channel]:
+        return seen[0].connect(name)
+
+    reader = DeskReader(READER, connect=connect)
     reader.set_status("ready")
     app = create_app(
         store.db, store, clinic=home.clinic, name=home.name, card_trust=issuer.trust, desk_reader=reader
     )
     with TestClient(app=app) as client:
-        yield Desk(client, store, reader, issuer)
+        seen.append(Desk(client, store, reader, issuer))
+        yield seen[0]
     store.db.close()
 
 
@@ -175,6 +194,122 @@ def test_a_withdrawn_card_is_forgotten(desk: Desk) -> None:
     page = desk.client.get(f"/desk/card/{seq}?lang=en")
     assert page.status_code == 410 and "no longer in the reader" in page.text and "王秀英" not in page.text
     assert desk.reader.get(seq) is None
+
+
+# -- the visit written onto the card at its end ----------------------------------------------------------
+
+PEANUT = {
+    "recorded_on": "2026-02-01",
+    "substance": "花生",
+    "substance_category": "food",
+    "reaction": "喉头水肿",
+    "severity": "severe",
+}
+
+
+def on_card(desk: Desk) -> cr.CardContent:
+    assert desk.card is not None
+    files = cr.read_files(cr.Channel(desk.card.process))
+    return cr.open_card(files, trust=desk.issuer.trust, today=dt.date(2026, 11, 25)).content
+
+
+def ready_to_finish(desk: Desk, *, allergy: bool = False) -> tuple[cr.CardImage, str, str]:
+    """A registered card holder's visit, consulted and paid: (their card, resident id, visit id)."""
+    content, image = card_of(desk.issuer)
+    resident_id = register_holder(desk.store, content)
+    if allergy:  # known here, not on the card: the card gains an emergency note
+        desk.store.add_record(resident_id, "allergy", PEANUT, user="doctor")
+    vid = consulted(desk.client, resident_id)
+    paid(desk.client, vid)
+    return image, resident_id, vid
+
+
+def test_finishing_a_visit_writes_it_onto_the_holders_card_in_the_reader(desk: Desk) -> None:
+    image, resident_id, vid = ready_to_finish(desk, allergy=True)
+    seq = desk.insert(image)
+    before = on_card(desk)
+    page = desk.client.get(f"/visits/{vid}?lang=en").text
+    assert 'id="write-card"' in page and f'name="card_seq" value="{seq}"' in page
+
+    r = post(desk.client, f"/visits/{vid}/finish", {"write_card": "1", "card_seq": str(seq)})
+    assert r.status_code == 303 and r.headers["location"] == f"/visits/{vid}?card=written"
+    assert visit_step(desk.client, vid) == "done"
+    shown = desk.client.get(f"{r.headers['location']}&lang=en").text
+    import sys
+
+    print(shown[shown.find("card-outcome") - 200 : shown.find("card-outcome") + 300], file=sys.stderr)
+    assert "The visit was written to the resident's health card." in shown
+
+    after = on_card(desk)
+    new = [v for v in after.visits if v not in before.visits]
+    assert [(v.clinic, v.diagnoses, v.prescriptions) for v in new] == [("511321100", ("J06.9",), (DRUG,))]
+    notes = [n.allergy.substance for n in after.notes if n.allergy is not None]
+    assert notes == ["花生"]
+    # The desk now holds what the card says, under the same presentation (nothing re-opens).
+    latest = desk.reader.latest()
+    assert latest is not None and latest.seq == seq and latest.files is not None
+    assert cr.open_card(latest.files, trust=desk.issuer.trust, today=dt.date(2026, 11, 25)).content == after
+    writes = [e for e in audit_entries(desk.store.db, resident_id=resident_id) if e["action"] == "write:card"]
+    assert len(writes) == 1 and writes[0]["record_id"] == vid and writes[0]["user"] == "clerk"
+
+
+def test_a_card_that_is_not_the_residents_or_gone_is_refused_and_the_visit_stays_open(desk: Desk) -> None:
+    image, _, vid = ready_to_finish(desk)
+    other_content, other = card_of(
+        desk.issuer, name="赵德明", sex="1", birth="1949-10-02", number="5113210000000077"
+    )
+    register_holder(desk.store, other_content)
+
+    # Someone else's card in the reader: not offered, and refused if asked for.
+    seq = desk.insert(other)
+    before = on_card(desk)
+    assert 'id="write-card"' not in desk.client.get(f"/visits/{vid}").text
+    r = post(desk.client, f"/visits/{vid}/finish", {"write_card": "1", "card_seq": str(seq)})
+    assert r.status_code == 422
+    assert "belongs to someone else than this visit" in field_error(r.text, "write_card")
+    assert on_card(desk) == before and visit_step(desk.client, vid) != "done"
+
+    # The holder's card, taken out before the clerk pressed "finish".
+    seq = desk.insert(image)
+    desk.reader.withdraw()
+    r = post(desk.client, f"/visits/{vid}/finish", {"write_card": "1", "card_seq": str(seq)})
+    assert r.status_code == 422 and "no longer in the reader" in field_error(r.text, "write_card")
+
+    # A forged card: its desk message, the refusal audited, nothing written.
+    forged = Issuer().image(card_of(desk.issuer)[0])
+    seq = desk.insert(forged)
+    r = post(desk.client, f"/visits/{vid}/finish", {"write_card": "1", "card_seq": str(seq)})
+    assert r.status_code == 422 and "not issued under this region" in field_error(r.text, "write_card")
+    assert visit_step(desk.client, vid) != "done"
+    refused = [e for e in audit_entries(desk.store.db) if e["action"] == "read:card"]
+    assert refused and refused[-1]["detail"]["verified"] is False
+
+    # Without the card the visit finishes as before.
+    assert post(desk.client, f"/visits/{vid}/finish", {}).status_code == 303
+    assert visit_step(desk.client, vid) == "done"
+
+
+class PulledOut(cr.VirtualCard):
+    """A card that leaves the reader at the first command after it was presented."""
+
+    def process(self, raw: bytes) -> bytes:
+        raise cr.CardRemoved("the card was taken out before the write finished")
+
+
+def test_a_card_pulled_out_during_the_write_leaves_the_visit_finished_and_says_so(desk: Desk) -> None:
+    image, resident_id, vid = ready_to_finish(desk)
+    seq = desk.insert(image)
+    desk.card = PulledOut(image)
+    r = post(desk.client, f"/visits/{vid}/finish", {"write_card": "1", "card_seq": str(seq)})
+    assert (
+        r.status_code == 303 and r.headers["location"] == f"/visits/{vid}?card=not-written&why=card-removed"
+    )
+    assert visit_step(desk.client, vid) == "done"
+    page = desk.client.get(f"{r.headers['location']}&lang=en").text
+    assert "it was not written to the health card" in page and "The card was taken out of the reader." in page
+    assert not [
+        e for e in audit_entries(desk.store.db, resident_id=resident_id) if e["action"] == "write:card"
+    ]
 
 
 def test_a_node_not_enrolled_cannot_judge_a_card(home: NodeHome, password_hash: str) -> None:
