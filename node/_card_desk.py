@@ -135,21 +135,26 @@ class DeskReader:
             if status not in ("present", "unreadable"):
                 self._latest = None
 
-    def write(self, seq: int, write: Callable[[Channel], None]) -> Presented:
+    def write(self, seq: int, write: Callable[[Channel], None]) -> None:
         """Run ``write`` on the card of presentation ``seq`` and read the card again (rule 5).
 
         CardRemoved when that card is no longer in the reader; any CardError of the write itself.
+        A card that cannot be read again after the write was still written: the desk keeps what it
+        read before.
         """
         presented = self.get(seq)
         if presented is None:
             raise CardRemoved("the card was taken out of the reader: the visit was not written to it")
         with self._connect(presented.reader) as ch:
             write(ch)
-            files = read_files(ch)
+            try:
+                files = read_files(ch)
+            except CardError as exc:
+                log.info("card in the desk reader written but not read again: %s", exc.reason)
+                return
         with self._lock:
             if self._latest is not None and self._latest.seq == seq:
                 self._latest = Presented(seq, presented.reader, files)
-            return Presented(seq, presented.reader, files)
 
     # -- the PC/SC thread ----------------------------------------------------------------------------
 

@@ -474,13 +474,13 @@ class VisitPages(Controller):
         """Presentation ``seq``'s card, checked, if it is this visit's resident's; else why not."""
         problems = FormProblems()
         presented = _reader(request).get(int(seq)) if seq.isdigit() else None
-        if presented is not None and presented.files is None:  # the desk page already says why
-            problems.add("write_card", str(presented.error))
-            return problems
-        if presented is None or presented.files is None:
+        if presented is None:
             problems.add(
                 "write_card", "the card is no longer in the reader: put it back, or finish without it"
             )
+            return problems
+        if presented.files is None:  # unreadable: the desk page says why too
+            problems.add("write_card", str(presented.error))
             return problems
         try:
             card, _ = open_files(ctx, presented.files)
