@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 from collections.abc import Iterator
 from importlib.metadata import version
@@ -103,7 +102,9 @@ def home(tmp_path: Path) -> NodeHome:
 @pytest.fixture
 def store(home: NodeHome) -> Iterator[NodeStore]:
     db = home.database()
-    yield NodeStore(db, node_id=home.node_id, today=lambda: dt.date(2026, 11, 25))
+    # The store's "today" comes from the same wall clock the API stamps records with: a fixed date
+    # here made records stamped "now" look like the future once the real date passed it.
+    yield NodeStore(db, node_id=home.node_id)
     db.close()
 
 
