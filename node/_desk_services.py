@@ -42,7 +42,7 @@ from ._desk_read import DeskConflict
 from ._rows import RECORD_COLUMNS, NotFound, envelope_of
 from ._store import Writer
 
-__all__ = ["Bill", "Desk"]
+__all__ = ["Bill", "Desk", "refundable"]
 
 Bill = tuple[list[dict[str, Any]], SettlementSplit]
 
@@ -127,21 +127,29 @@ def _withdrawals(
                 )
             picks.append((matches[0], quantity, f"lines.{i}"))
     for line, quantity, where in picks:
-        if line["source"] == "drug":
-            drug = next(
-                d for d in state.drugs if (d.prescription_id, d.index) == (line["ref"], line.get("index", 0))
-            )
-            if quantity > line["quantity"] - drug.dispensed:
-                raise DeskConflict(
-                    where, f"{drug.dispensed} of {line['quantity']} {line['name']} already handed over"
-                )
-        elif line["source"] == "service":
-            order = next(o for o in state.orders if o.order_id == line["ref"])
-            if order.collected_at or order.reported_at:
-                raise DeskConflict(where, f"{line['name']} was already done")
-        elif line["source"] == "registration" and state.encounter_id is not None:
-            raise DeskConflict(where, "the consultation took place")
+        most, why = refundable(state, line)
+        if quantity > most:
+            raise DeskConflict(where, why or f"only {most} of {line['name']} may be given back")
     return [(line, quantity) for line, quantity, _ in picks]
+
+
+def refundable(state: VisitState, line: dict[str, Any]) -> tuple[int, str | None]:
+    """How much of a paid line may still be given back, and why not all of it: medicine not handed
+    over, an examination not begun, the registration fee before the consultation."""
+    if line["source"] == "drug":
+        drug = next(
+            d for d in state.drugs if (d.prescription_id, d.index) == (line["ref"], line.get("index", 0))
+        )
+        if drug.dispensed:
+            why = f"{drug.dispensed} of {line['quantity']} {line['name']} already handed over"
+            return max(line["quantity"] - drug.dispensed, 0), why
+    elif line["source"] == "service":
+        order = next(o for o in state.orders if o.order_id == line["ref"])
+        if order.collected_at or order.reported_at:
+            return 0, f"{line['name']} was already done"
+    elif line["source"] == "registration" and state.encounter_id is not None:
+        return 0, "the consultation took place"
+    return line["quantity"], None
 
 
 def _order_line(w: Writer, order_id: str) -> tuple[RecordEnvelope, VisitState, schemas.OrderLine]:

@@ -34,7 +34,7 @@ from litestar.response import Redirect
 
 import schemas
 from cardreader import CardError, CardExpired, CardRead, open_card
-from schemas import RecordInvalid
+from schemas import RecordInvalid, VisitState
 
 from . import _desk_read as read
 from ._access import Permission, allowed
@@ -44,7 +44,7 @@ from ._card_desk import DeskReader
 from ._cards import card_writes, match_card
 from ._desk import DeskResult
 from ._desk_read import DeskConflict
-from ._desk_services import Desk
+from ._desk_services import Desk, refundable
 from ._pages_base import PAGE_ERRORS, Form, Req, page_lang, render, safe_next
 from ._pages_views import code_label, emergency_view, person_row, sees_full_id
 from ._pages_visit_views import (
@@ -164,6 +164,15 @@ def visit_page(
         ctx.audit("read:bill", resident_id=visit.resident_id, record_id=visit_id, detail={"via": "page"})
         bill = bill_view(lines, split, lang)
     view = visit_view(visit, lang, full_ids=sees_full_id(role))
+    refunds = []
+    if allowed(role, Permission.DESK_CHARGE) and any(not p["refunded"] for p in visit.payments):
+        refunds = _refunds(ctx, visit)
+        ctx.audit(
+            "read:bill",
+            resident_id=visit.resident_id,
+            record_id=visit_id,
+            detail={"via": "page", "payments": [r["payment_id"] for r in refunds]},
+        )
     dispensing = []
     if allowed(role, Permission.DESK_DISPENSE):
         for pid in view["prescriptions"]:
@@ -186,6 +195,8 @@ def visit_page(
         "pay": {"problems": FormProblems()},
         "dispense": {"prescription_id": None, "values": {}, "problems": FormProblems()},
         "finish": {"problems": FormProblems()},
+        "refund": {"values": {}, "problems": FormProblems()},
+        "cancel": {"values": {}, "problems": FormProblems()},
         "call": {"problems": FormProblems()},
     }
     if form is not None:
@@ -211,10 +222,50 @@ def visit_page(
         form=form,
         vital_fields=[n for n, _ in VITAL_FIELDS],
         options=visit_options(lang),
+        refunds=refunds,
         card_seq=card_seq,
         card_written=written if written in ("written", "not-written") else None,
         card_why=request.query_params.get("why"),
     )
+
+
+def _paid_lines(ctx: Ctx, payment_id: str) -> tuple[list[dict[str, Any]], bool]:
+    """A payment's lines as it stands, and whether this clinic took it (only it may refund it)."""
+    env = ctx.store.versions(payment_id)[-1]
+    lines: list[dict[str, Any]] = env.data["lines"]
+    return lines, env.author == ctx.store.node_id
+
+
+def _refunds(ctx: Ctx, visit: VisitState) -> list[dict[str, Any]]:
+    """Each payment standing with its lines and how much of each may still be given back."""
+    out = []
+    for p in visit.payments:
+        if p["refunded"]:
+            continue
+        lines, here = _paid_lines(ctx, p["payment_id"])
+        rows = []
+        for i, line in enumerate(lines):
+            most, why = refundable(visit, line) if here else (0, None)
+            rows.append(
+                {
+                    "index": i,
+                    "name": line["name"],
+                    "paid": line["quantity"],
+                    "price": yuan(line["unit_price_fen"]),
+                    "most": most,
+                    "why": why,
+                }
+            )
+        out.append(
+            {
+                "payment_id": p["payment_id"],
+                "receipt_number": p["receipt_number"],
+                "here": here,
+                "lines": rows,
+                "any": any(r["most"] for r in rows),
+            }
+        )
+    return out
 
 
 def _picked_rows(consult: dict[str, Any], lang: str) -> dict[str, Any]:
@@ -389,6 +440,70 @@ class VisitPages(Controller):
             else:
                 return _done(ctx, "payment", result, _visit_path(visit_id, "payments"))
         return visit_page(request, visit_id, status=status, form="pay", problems=problems, method=method)
+
+    @post("/{visit_id:str}/refund", guards=[require(Permission.DESK_CHARGE)], sync_to_thread=True)
+    def refund(self, request: Req, visit_id: FromPath[str], data: Form) -> Response[Any]:
+        """Give back lines of a payment (``qty.<line>``), saying why, as ``POST …/payments/{id}/refund``."""
+        ctx = Ctx(request)
+        desk = _desk(request)
+        payment_id = (data.get("payment_id") or "").strip()
+        values = {k: (v or "").strip() for k, v in data.items() if k.startswith("qty.")}
+        values |= {"payment_id": payment_id, "reason": (data.get("reason") or "").strip()}
+        problems, status = FormProblems(), 422
+        if payment_id not in {p["payment_id"] for p in desk.visit(visit_id).payments}:
+            problems.other.append("payment_id: is not a payment of this visit")
+            return visit_page(request, visit_id, status=422, form="refund", values=values, problems=problems)
+        paid, _ = _paid_lines(ctx, payment_id)
+        wanted, fields = [], []
+        for i, line in enumerate(paid):
+            text = values.get(f"qty.{i}") or "0"
+            if not text.isdigit():
+                problems.add(f"qty.{i}", f"{text!r} is not a whole number")
+            elif int(text):
+                wanted.append({k: line[k] for k in ("source", "ref")} | {"index": line.get("index", 0)})
+                wanted[-1]["quantity"] = int(text)
+                fields.append(f"qty.{i}")
+        if not values["reason"]:
+            problems.add("reason", "is required: say why the money is given back")
+        if not wanted and not problems.fields:
+            problems.other.append("nothing to give back: enter how many of a line")
+
+        def where(field: str) -> str | None:  # lines.<j>[.quantity] → the form's qty.<line>
+            parts = field.split(".")
+            if parts[0] == "lines" and len(parts) > 1 and parts[1].isdigit() and int(parts[1]) < len(fields):
+                return fields[int(parts[1])]
+            return "reason" if field == "reason" else None
+
+        if not problems:
+            try:
+                result = desk.refund(payment_id, user=ctx.staff, reason=values["reason"], lines=wanted)
+            except RecordInvalid as exc:
+                problems = as_problems(exc, where)
+            except DeskConflict as exc:
+                problems, status = _conflict(exc, where), 409
+            else:
+                return _done(ctx, "refund", result, _visit_path(visit_id, "payments"))
+        return visit_page(request, visit_id, status=status, form="refund", values=values, problems=problems)
+
+    @post("/{visit_id:str}/cancel", guards=[require(Permission.DESK_CHECKIN)], sync_to_thread=True)
+    def cancel(self, request: Req, visit_id: FromPath[str], data: Form) -> Response[Any]:
+        """Cancel the registration (退号), or record that the resident left, as ``POST …/cancel``."""
+        ctx = Ctx(request)
+        values = {"reason": (data.get("reason") or "").strip(), "left": "1" if data.get("left") else ""}
+        problems, status = FormProblems(), 422
+        if not values["reason"]:
+            problems.add("reason", "is required: say why the visit ends here")
+        else:
+            left = bool(values["left"])
+            try:
+                result = _desk(request).cancel(visit_id, user=ctx.staff, reason=values["reason"], left=left)
+            except RecordInvalid as exc:
+                problems = as_problems(exc, lambda f: "reason" if f == "reason" else None)
+            except DeskConflict as exc:
+                problems, status = _conflict(exc), 409
+            else:
+                return _done(ctx, "left" if left else "cancel", result, _visit_path(visit_id))
+        return visit_page(request, visit_id, status=status, form="cancel", values=values, problems=problems)
 
     @post("/{visit_id:str}/dispense", guards=[require(Permission.DESK_DISPENSE)], sync_to_thread=True)
     def dispense(self, request: Req, visit_id: FromPath[str], data: Form) -> Response[Any]:

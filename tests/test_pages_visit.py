@@ -592,3 +592,110 @@ def test_a_step_taken_meanwhile_is_explained(
     assert r.status_code == 409 and "nothing is due on this visit" in r.text
     payments = [r for r in desk_records(store, zhang["id"]) if r.type == "payment"]
     assert len(payments) == 1
+
+
+# -- refunds and ending a visit early ---------------------------------------------------------------------
+
+
+def refund_form(html: str) -> tuple[str, dict[str, tuple[int, int]]]:
+    """The first refund form: its payment id and, per line field, (value offered, most allowed)."""
+    form = html[html.index('action="/visits/') :]
+    form = form[: form.index("</form>")]
+    found = re.search(r'name="payment_id" value="([^"]+)"', form)
+    assert found is not None
+    lines = re.findall(r'name="(qty\.\d+)" type="number" min="0" max="(\d+)" value="(\d+)"', form)
+    return found.group(1), {name: (int(value), int(most)) for name, most, value in lines}
+
+
+def test_the_cashier_gives_back_what_was_not_used_saying_why(
+    client: TestClient[Any], staff_tokens: dict[str, str], store: NodeStore
+) -> None:
+    zhang = register(store)
+    vid = consulted(client, zhang["id"])  # registration, amoxicillin × 2, a blood count
+    paid(client, vid)  # as the clerk, who also keeps the till
+    page = client.get(f"/visits/{vid}?lang=en").text
+    payment_id, offered = refund_form(page)
+    # The registration fee is spent once the doctor has seen the resident; the rest may go back.
+    assert sorted(offered.values()) == [(0, 0), (1, 1), (2, 2)]
+    assert "the consultation took place" in page
+    registration = next(name for name, (value, _) in offered.items() if value == 0)
+    unused = {name: str(value) for name, (value, _) in offered.items()}
+
+    # No reason, a spent line asked for, a payment of another visit: refused, nothing stored.
+    r = post(client, f"/visits/{vid}/refund", {"payment_id": payment_id, **unused, "reason": " "})
+    assert r.status_code == 422 and "say why the money is given back" in field_error(r.text, "reason")
+    spent = {"payment_id": payment_id, registration: "1", "reason": "挂错号"}
+    r = post(client, f"/visits/{vid}/refund", spent)
+    assert r.status_code == 409 and "the consultation took place" in field_error(r.text, registration)
+    r = post(client, f"/visits/{vid}/refund", {"payment_id": "01a0-elsewhere", **unused, "reason": "退费"})
+    assert r.status_code == 422 and "is not a payment of this visit" in r.text
+    assert "refund" not in types_of(store, zhang["id"])
+
+    r = post(client, f"/visits/{vid}/refund", {"payment_id": payment_id, **unused, "reason": "转上级医院"})
+    assert r.status_code == 303 and r.headers["location"] == f"/visits/{vid}#payments"
+    (refund,) = store.records_of(zhang["id"], types=["refund"])
+    assert (refund.data["payment_id"], refund.data["reason"]) == (payment_id, "转上级医院")
+    assert sorted((ln["source"], ln["quantity"]) for ln in refund.data["lines"]) == [
+        ("drug", 2),
+        ("service", 1),
+    ]
+    # The receipt is reissued for the registration alone; nothing is left to hand over.
+    page = client.get(f"/visits/{vid}?lang=en").text
+    assert "(refunded)" in page and page.count('class="payment"') == 1
+    login(client, "pharmacist")
+    assert 'id="dispense-submit-1"' not in client.get(f"/visits/{vid}").text
+    entry = [e for e in audit_entries(store.db, resident_id=zhang["id"]) if e["action"] == "desk:refund"]
+    assert len(entry) == 1 and entry[0]["detail"]["via"] == "page" and entry[0]["user"] == "clerk"
+
+    # The old receipt twice: refused, still one refund.
+    login(client, "clerk")
+    again = post(client, f"/visits/{vid}/refund", {"payment_id": payment_id, **unused, "reason": "再退"})
+    assert again.status_code == 409 and "already refunded" in again.text
+    assert len(store.records_of(zhang["id"], types=["refund"])) == 1
+
+
+def test_the_desk_cancels_a_registration_or_records_that_the_resident_left(
+    client: TestClient[Any], staff_tokens: dict[str, str], store: NodeStore
+) -> None:
+    zhang = register(store)
+    vid = checked_in(client, zhang["id"])
+    assert 'id="cancel-submit"' in client.get(f"/visits/{vid}").text
+    r = post(client, f"/visits/{vid}/cancel", {"reason": ""})
+    assert r.status_code == 422 and "say why the visit ends here" in field_error(r.text, "reason")
+    assert visit_step(client, vid) == "registered"
+    assert post(client, f"/visits/{vid}/cancel", {"reason": "挂错科室"}).status_code == 303
+    assert visit_step(client, vid) == "cancelled"
+    assert 'id="cancel-submit"' not in client.get(f"/visits/{vid}").text
+
+    # A paid visit is not cancelled before its refund; a resident who left keeps what they paid for.
+    li = register(store, name="李四", birth="1982-07-01")
+    paid_visit = consulted(client, li["id"])
+    paid(client, paid_visit)
+    r = post(client, f"/visits/{paid_visit}/cancel", {"reason": "不看了"})
+    assert r.status_code == 409 and "refund it before cancelling" in r.text
+    assert visit_step(client, paid_visit) == "awaiting_dispensing"
+    r = post(client, f"/visits/{paid_visit}/cancel", {"reason": "患者未取药先行离开", "left": "1"})
+    assert r.status_code == 303 and visit_step(client, paid_visit) == "left"
+    actions = {
+        e["action"]
+        for rid in (zhang["id"], li["id"])
+        for e in audit_entries(store.db, resident_id=rid)
+        if e["action"] in ("desk:cancel", "desk:left")
+    }
+    assert actions == {"desk:cancel", "desk:left"}
+
+
+def test_a_pharmacist_may_not_refund_nor_a_doctor_cancel(
+    client: TestClient[Any], staff_tokens: dict[str, str], store: NodeStore
+) -> None:
+    zhang = register(store)
+    vid = consulted(client, zhang["id"])
+    paid(client, vid)
+    login(client, "pharmacist")
+    assert 'class="refund"' not in client.get(f"/visits/{vid}").text
+    assert post(client, f"/visits/{vid}/refund", {"payment_id": "x", "reason": "y"}).status_code == 403
+    login(client, "doctor")
+    assert 'id="cancel-submit"' not in client.get(f"/visits/{vid}").text
+    assert post(client, f"/visits/{vid}/cancel", {"reason": "y"}).status_code == 403
+    assert visit_step(client, vid) == "awaiting_dispensing"
+    assert "refund" not in types_of(store, zhang["id"])
