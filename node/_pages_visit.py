@@ -460,8 +460,8 @@ class VisitPages(Controller):
             if not text.isdigit():
                 problems.add(f"qty.{i}", f"{text!r} is not a whole number")
             elif int(text):
-                wanted.append({k: line[k] for k in ("source", "ref")} | {"index": line.get("index", 0)})
-                wanted[-1]["quantity"] = int(text)
+                source, ref, index = line["source"], line["ref"], line.get("index", 0)
+                wanted.append({"source": source, "ref": ref, "index": index, "quantity": int(text)})
                 fields.append(f"qty.{i}")
         if not values["reason"]:
             problems.add("reason", "is required: say why the money is given back")
