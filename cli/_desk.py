@@ -36,9 +36,7 @@ from node import (
     Permission,
     PresentedCard,
     Staff,
-    card_writes,
     exam_worklist,
-    match_card,
     queue_entry,
     record_access,
 )
@@ -753,30 +751,16 @@ def finish(
         from cardreader.pcsc import PcscCard, wait_for_card
 
         trust = h.card_trust()
-        state = d.visit(visit_id)
         with PcscCard(wait_for_card(reader=reader, timeout_s=30).reader) as connection:
             ch = Channel(connection.transmit)
             try:
                 card = open_card(read_files(ch), trust=trust, today=d.now().date())
             except CardExpired as exc:
                 card = exc.card
-            match = match_card(d.store, card.content)
-            if match is None or match.resident_id != state.resident_id:
-                raise click.ClickException("card: belongs to someone else than this visit's resident")
-            number = card.content.issuer.card_number
-            done = d.finish(visit_id, user=staff, card_number=number)
-            assert done.state.encounter_id is not None
-            writes = card_writes(
-                d.store,
-                state.resident_id,
-                done.state.encounter_id,
-                card.content,
-                clinic=h.clinic,
-                clinic_name=h.name,
-                today=d.now().date(),
-            )
+            done, writes = d.finish_with_card(visit_id, user=staff, card=card.content, clinic_name=h.name)
             writes.write(ch, card.content)
-        _audit(d, staff, "write:card", resident_id=state.resident_id, record_id=visit_id, reason="care")
+            number = card.content.issuer.card_number
+        _audit(d, staff, "write:card", resident_id=done.state.resident_id, record_id=visit_id, reason="care")
         _done(d, staff, "finish", done, as_json=as_json, line=f"finished; written to card {number}")
 
 

@@ -34,8 +34,6 @@ from cardreader import (
     CardFiles,
     CardRead,
     UntrustedNode,
-    encode_note,
-    encode_visit,
     open_card,
 )
 from schemas import FieldError, RecordInvalid
@@ -73,12 +71,18 @@ def _today() -> dt.date:
     return dt.datetime.now().date()
 
 
-def _open(ctx: Ctx, files: CardFiles, trust: bytes) -> tuple[CardRead, str | None]:
-    """The checked card and a warning, or the audited refusal."""
+def checked(files: CardFiles, trust: bytes) -> tuple[CardRead, str | None]:
+    """The checked card and, for an expired one (still shown), a warning; else the CardError."""
     try:
         return open_card(files, trust=trust, today=_today()), None
     except CardExpired as exc:
         return exc.card, str(exc)
+
+
+def _open(ctx: Ctx, files: CardFiles, trust: bytes) -> tuple[CardRead, str | None]:
+    """The checked card and a warning, or the audited refusal."""
+    try:
+        return checked(files, trust)
     except CardError as exc:
         ctx.audit("read:card", detail={"verified": False, "reason": exc.reason})
         raise
@@ -181,13 +185,8 @@ class CardController(Controller):
             clinic_name=request.app.state.name,
             today=_today(),
         )
-        number = card.content.issuer.card_number
         ctx.audit("write:card", resident_id=match.resident_id, record_id=encounter_id, reason="care")
-        return {
-            "visit": encode_visit(writes.visit, card_number=number).hex(),
-            "notes": [encode_note(n, card_number=number).hex() for n in writes.notes],
-            "notes_on_card": len(card.content.notes),
-        }
+        return writes.as_json(card.content)
 
 
 def card_error(_: Request[Any, Any, Any], exc: CardError) -> Response[dict[str, Any]]:

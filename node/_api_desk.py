@@ -18,7 +18,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from cardreader import CardRead, encode_note, encode_visit
+from cardreader import CardRead
 from schemas import EXAM_KINDS, FieldError, RecordInvalid, Step
 
 from . import _desk_read as read
@@ -26,7 +26,6 @@ from ._access import Permission, allowed
 from ._api_card import card_view, open_presented
 from ._api_support import Ctx
 from ._auth import Staff
-from ._cards import card_writes
 from ._desk import DeskResult, Holder, PresentedCard
 from ._desk_read import queue_entry
 from ._desk_services import Desk
@@ -378,37 +377,14 @@ class DeskController(Controller):
         """Close the visit; with ``{"card": …}`` also answer what to write to the card (ring and notes)."""
         ctx = Ctx(request)
         desk = _desk(request)
-        card = None
-        if data.get("card") is not None:
-            card, _ = open_presented(ctx, data)
-            state = desk.visit(visit_id)
-            holder = read.find_card_holder(
-                desk.store.db.reader(), card.content.holder.id_number, card.content.issuer.card_number
-            )
-            if holder != state.resident_id:
-                raise RecordInvalid(
-                    [FieldError("card", "belongs to someone else than this visit's resident")]
-                )
-        number = card.content.issuer.card_number if card is not None else None
-        result = desk.finish(visit_id, user=ctx.staff, card_number=number)
-        extra: dict[str, Any] = {}
-        if card is not None and number is not None and result.state.encounter_id is not None:
-            writes = card_writes(
-                desk.store,
-                result.state.resident_id,
-                result.state.encounter_id,
-                card.content,
-                clinic=request.app.state.clinic,
-                clinic_name=request.app.state.name,
-                today=desk.now().date(),
-            )
-            extra["card_writes"] = {
-                "visit": encode_visit(writes.visit, card_number=number).hex(),
-                "notes": [encode_note(n, card_number=number).hex() for n in writes.notes],
-                "notes_on_card": len(card.content.notes),
-            }
-            ctx.audit("write:card", resident_id=result.state.resident_id, record_id=visit_id, reason="care")
-        return self._done(ctx, "finish", result, **extra)
+        if data.get("card") is None:
+            return self._done(ctx, "finish", desk.finish(visit_id, user=ctx.staff))
+        card, _ = open_presented(ctx, data)
+        result, writes = desk.finish_with_card(
+            visit_id, user=ctx.staff, card=card.content, clinic_name=request.app.state.name
+        )
+        ctx.audit("write:card", resident_id=result.state.resident_id, record_id=visit_id, reason="care")
+        return self._done(ctx, "finish", result, card_writes=writes.as_json(card.content))
 
     @post("/visits/{visit_id:str}/cancel", guards=[require(Permission.DESK_CHECKIN)], sync_to_thread=True)
     def cancel(

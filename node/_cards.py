@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from cardreader import (
     CardContent,
@@ -25,6 +26,8 @@ from cardreader import (
     add_note,
     append_visit,
     emergency_from,
+    encode_note,
+    encode_visit,
     new_notes,
     visit_from,
 )
@@ -49,6 +52,15 @@ class CardMatch:
 class CardWrites:
     visit: Visit
     notes: list[EmergencyNote]
+
+    def as_json(self, card: CardContent) -> dict[str, Any]:
+        """What to write, for a desk app holding the card: the records as hex, and the notes already on it."""
+        number = card.issuer.card_number
+        return {
+            "visit": encode_visit(self.visit, card_number=number).hex(),
+            "notes": [encode_note(n, card_number=number).hex() for n in self.notes],
+            "notes_on_card": len(card.notes),
+        }
 
     def write(self, ch: Channel, card: CardContent) -> None:
         """Onto ``card`` (as read): the visit into its ring, the notes after those it holds."""

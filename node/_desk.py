@@ -33,6 +33,7 @@ from schemas import FieldError, RecordEnvelope, RecordInvalid, VisitState, code_
 from . import _desk_read as read
 from ._access import Role
 from ._auth import AuthError, Staff
+from ._cards import CardWrites, card_writes, match_card
 from ._db import Database
 from ._desk_read import DeskConflict
 from ._duplicates import DuplicateCandidate
@@ -413,6 +414,31 @@ class FrontDesk:
                 )
             step = self.add_step(w, state, "finished", user, card_number=card_number)
             return DeskResult(read.load_visit(w.conn, visit_id), (step,))
+
+    def finish_with_card(
+        self, visit_id: str, *, user: Staff, card: CardContent, clinic_name: str
+    ) -> tuple[DeskResult, CardWrites]:
+        """Finish the visit of ``card``'s holder, and what to write onto the card (ring and notes).
+
+        RecordInvalid (field ``card``) when the card is not this visit's resident's: nothing is done.
+        """
+        resident_id = self.visit(visit_id).resident_id
+        match = match_card(self.store, card)
+        if match is None or match.resident_id != resident_id:
+            raise RecordInvalid([FieldError("card", "belongs to someone else than this visit's resident")])
+        result = self.finish(visit_id, user=user, card_number=card.issuer.card_number)
+        encounter_id = result.state.encounter_id
+        assert encounter_id is not None  # finish refuses a visit without a consultation
+        writes = card_writes(
+            self.store,
+            resident_id,
+            encounter_id,
+            card,
+            clinic=self.clinic,
+            clinic_name=clinic_name,
+            today=self.now().date(),
+        )
+        return result, writes
 
     def cancel(self, visit_id: str, *, user: Staff, reason: str, left: bool = False) -> DeskResult:
         """Cancel the registration (退号), or record that the resident left before the visit was complete.

@@ -17,12 +17,23 @@ from litestar.response import Redirect
 
 from ._access import PERMISSIONS
 from ._auth import Staff
+from ._card_desk import DeskReader
 from ._desk_services import Desk
 from ._pages_i18n import LANG_COOKIE, Languages, languages, negotiate
 from ._pages_views import sync_bar
 from ._store import NotFound
 
-__all__ = ["PAGE_ERRORS", "AnyReq", "Form", "Req", "page_lang", "page_today", "render", "safe_next"]
+__all__ = [
+    "PAGE_ERRORS",
+    "AnyReq",
+    "Form",
+    "Req",
+    "desk_reader",
+    "page_lang",
+    "page_today",
+    "render",
+    "safe_next",
+]
 
 Req = Request[Staff, Any, Any]
 AnyReq = Request[Any, Any, Any]
@@ -39,6 +50,12 @@ def page_lang(request: AnyReq) -> str:
         request.cookies.get(LANG_COOKIE),
         request.headers.get("accept-language"),
     )
+
+
+def desk_reader(request: AnyReq) -> DeskReader:
+    """The registration desk's card reader the node server watches (``rhip node serve --card-reader``)."""
+    reader: DeskReader = request.app.state.desk_reader
+    return reader
 
 
 def page_today(request: AnyReq) -> dt.date:

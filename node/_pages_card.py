@@ -30,7 +30,7 @@ from ._api_card import identify, open_files
 from ._api_desk import register_holder
 from ._api_support import Ctx
 from ._card_desk import DeskReader, Presented
-from ._pages_base import PAGE_ERRORS, Req, page_lang, render
+from ._pages_base import PAGE_ERRORS, Req, desk_reader, page_lang, render
 from ._pages_resident import resident_page
 from ._pages_views import code_label, mask_id, sees_full_id
 from ._web_auth import require
@@ -38,11 +38,6 @@ from ._web_auth import require
 __all__ = ["CardPages", "card_panel", "reader_view"]
 
 _REFRESH = "1s"
-
-
-def _reader(request: Req) -> DeskReader:
-    reader: DeskReader = request.app.state.desk_reader
-    return reader
 
 
 def card_panel(shown: dict[str, Any], *, warning: str | None, lang: str, full_id: bool) -> dict[str, Any]:
@@ -87,7 +82,7 @@ class CardPages(Controller):
     @get("/", sync_to_thread=False)
     def status(self, request: Req, seen: FromQuery[int] = 0) -> Response[str]:
         """The reader's state for the desk page; a card newer than ``seen`` opens itself (rule 1)."""
-        reader = _reader(request)
+        reader = desk_reader(request)
         latest = reader.latest()
         headers = {}
         if latest is not None and latest.seq > seen:
@@ -125,7 +120,7 @@ class CardPages(Controller):
 
     def _card(self, request: Req, ctx: Ctx, seq: int) -> tuple[CardRead, str | None] | Response[str]:
         """Presentation ``seq``, checked; else the page saying why (withdrawn 410, refused 422/409)."""
-        presented = _reader(request).get(seq)
+        presented = desk_reader(request).get(seq)
         if presented is None:
             return render(request, "card.html", status=410, card=None, seq=seq, error={"reason": "withdrawn"})
         return self._checked(request, ctx, presented)

@@ -33,19 +33,18 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect
 
 import schemas
-from cardreader import CardError, CardExpired, CardRead, open_card
+from cardreader import CardError, CardRead
 from schemas import RecordInvalid, VisitState
 
 from . import _desk_read as read
 from ._access import Permission, allowed
-from ._api_card import open_files
+from ._api_card import checked, open_files
 from ._api_support import Ctx
-from ._card_desk import DeskReader
-from ._cards import card_writes, match_card
+from ._cards import match_card
 from ._desk import DeskResult
 from ._desk_read import DeskConflict
 from ._desk_services import Desk, refundable
-from ._pages_base import PAGE_ERRORS, Form, Req, page_lang, render, safe_next
+from ._pages_base import PAGE_ERRORS, Form, Req, desk_reader, page_lang, render, safe_next
 from ._pages_views import code_label, emergency_view, person_row, sees_full_id
 from ._pages_visit_views import (
     LAB_ROWS,
@@ -118,21 +117,14 @@ def _conflict(exc: DeskConflict, where: Callable[[str], str | None] | None = Non
     return problems
 
 
-def _reader(request: Req) -> DeskReader:
-    reader: DeskReader = request.app.state.desk_reader
-    return reader
-
-
 def _card_of(request: Req, resident_id: str) -> int | None:
     """The desk reader's presentation number when the card in it is ``resident_id``'s (rule 4)."""
-    presented = _reader(request).latest()
+    presented = desk_reader(request).latest()
     trust: bytes | None = request.app.state.card_trust
     if presented is None or presented.files is None or trust is None:
         return None
     try:
-        card = open_card(presented.files, trust=trust, today=_desk(request).now().date())
-    except CardExpired as exc:
-        card = exc.card
+        card, _ = checked(presented.files, trust)  # not audited: nothing of the card is shown
     except CardError:
         return None  # the desk page says why the card cannot be used
     match = match_card(_desk(request).store, card.content)
@@ -550,28 +542,27 @@ class VisitPages(Controller):
         seq = (data.get("card_seq") or "").strip() if data.get("write_card") else ""
         card: CardRead | None = None
         if seq:
-            checked = self._card(request, ctx, visit_id, seq)
+            checked = self._card(request, ctx, seq)
             if isinstance(checked, FormProblems):
                 return visit_page(request, visit_id, status=422, form="finish", problems=checked)
             card = checked
-        number = card.content.issuer.card_number if card is not None else None
         try:
-            result = desk.finish(visit_id, user=ctx.staff, card_number=number)
+            if card is None:
+                result = desk.finish(visit_id, user=ctx.staff)
+            else:
+                clinic_name = request.app.state.name
+                result, writes = desk.finish_with_card(
+                    visit_id, user=ctx.staff, card=card.content, clinic_name=clinic_name
+                )
+        except RecordInvalid as exc:  # the card is someone else's
+            problems = as_problems(exc, lambda f: "write_card" if f == "card" else None)
+            return visit_page(request, visit_id, status=422, form="finish", problems=problems)
         except DeskConflict as exc:
             return visit_page(request, visit_id, status=409, form="finish", problems=_conflict(exc))
         target = _visit_path(visit_id)
-        if card is not None and result.state.encounter_id is not None:
-            writes = card_writes(
-                desk.store,
-                result.state.resident_id,
-                result.state.encounter_id,
-                card.content,
-                clinic=request.app.state.clinic,
-                clinic_name=request.app.state.name,
-                today=desk.now().date(),
-            )
+        if card is not None:
             try:
-                _reader(request).write(int(seq), lambda ch: writes.write(ch, card.content))
+                desk_reader(request).write(int(seq), lambda ch: writes.write(ch, card.content))
             except CardError as exc:
                 target += f"?card=not-written&why={quote(exc.reason)}"
             else:
@@ -585,10 +576,10 @@ class VisitPages(Controller):
                 target += "?card=written"
         return _done(ctx, "finish", result, target)
 
-    def _card(self, request: Req, ctx: Ctx, visit_id: str, seq: str) -> CardRead | FormProblems:
-        """Presentation ``seq``'s card, checked, if it is this visit's resident's; else why not."""
+    def _card(self, request: Req, ctx: Ctx, seq: str) -> CardRead | FormProblems:
+        """Presentation ``seq``'s card if it is still in the reader, checked; else why not."""
         problems = FormProblems()
-        presented = _reader(request).get(int(seq)) if seq.isdigit() else None
+        presented = desk_reader(request).get(int(seq)) if seq.isdigit() else None
         if presented is None:
             problems.add(
                 "write_card", "the card is no longer in the reader: put it back, or finish without it"
@@ -601,12 +592,6 @@ class VisitPages(Controller):
             card, _ = open_files(ctx, presented.files)
         except CardError as exc:
             problems.add("write_card", str(exc))
-            return problems
-        match = match_card(ctx.store, card.content)
-        if match is None or match.resident_id != _desk(request).visit(visit_id).resident_id:
-            problems.add(
-                "write_card", "the card in the reader belongs to someone else than this visit's resident"
-            )
             return problems
         return card
 
